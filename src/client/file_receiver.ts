@@ -37,6 +37,7 @@ import type { Place } from "./in_turn.ts";
 import {
   claimWhole,
   endsAsReceived,
+  offeredAgain,
   type ReceivedFile,
   type ReceivedFiles,
 } from "./received_files.ts";
@@ -593,9 +594,13 @@ export class FileReceiver {
     }
     // The same file, had whole from the same sender a moment ago: offered
     // again because its sender did not hear that it arrived (its connection
-    // broke). Claimed whole, without asking again; nothing is saved twice.
+    // broke), with its digest. Claimed whole, without asking again; nothing
+    // is saved twice. Another file under its name and size is asked about.
     const known = cipher === null || declining ? null : this.#known(offer);
-    if (known !== null && offer.timeout !== undefined) {
+    const again = known !== null && offer.timeout !== undefined &&
+      await offeredAgain(offer, known.file, cipher!);
+    if (incoming.failed) return;
+    if (known !== null && again) {
       incoming.already = known;
       incoming.place?.release();
       const claim = await claimWhole(offer, known.file, cipher!);

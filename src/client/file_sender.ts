@@ -85,6 +85,11 @@ interface Outgoing {
   broken: boolean;
   /** Stopped by this user's /cancel, which says so itself. */
   byYou: boolean;
+  /**
+   * The whole file's SHA-256 (hex, not keyed) once its `file_end` went
+   * out: a recipient may have it whole though we never heard so.
+   */
+  ended: string | null;
   wake: () => void;
 }
 
@@ -269,6 +274,10 @@ export class FileSender {
    * `fileNumber`: the number of the file the user typed, which its offer and its
    * transfer are listed under (`offers`, `list`), so that /transfers keeps
    * one number for it from its wait to its end (outgoing_files.ts).
+   * `whole`: the file's SHA-256 (hex) when an earlier transfer of it sent
+   * its end (its outcome's `sha256`): the offer carries it keyed, so that a
+   * recipient that has that very file claims it whole, and one that has
+   * another under its name and size is asked (docs/PROTOCOL.md 5.6).
    */
   async send(
     target: SendTarget,
@@ -280,6 +289,7 @@ export class FileSender {
     onKeyLines: (lines: string[]) => void = () => {},
     onAsked?: () => void,
     fileNumber?: number,
+    whole?: string,
   ): Promise<SentFileOutcome> {
     if (fileNumber === undefined) {
       return this.#send(
@@ -293,6 +303,7 @@ export class FileSender {
         onAsked,
         undefined,
         null,
+        whole,
       );
     }
     const steps = this.#files.start(fileNumber);
@@ -310,6 +321,7 @@ export class FileSender {
         onAsked,
         fileNumber,
         steps,
+        whole,
       );
     } finally {
       this.#files.end(fileNumber, steps);
@@ -330,6 +342,7 @@ export class FileSender {
     onAsked: (() => void) | undefined,
     fileNumber: number | undefined,
     steps: SentFileSteps | null,
+    whole: string | undefined,
   ): Promise<SentFileOutcome> {
     // Read afresh each time: set by stopFile, in another task.
     const stopping = () => steps !== null && steps.stop;
@@ -401,12 +414,19 @@ export class FileSender {
         sayGiven();
         return { ...TAKEN_BACK, name, results: [] };
       }
+      // The digest key is the file key's alone (not the transfer's).
+      const wholeField = whole === undefined ? {} : {
+        sha256: await (await FileCipher.create(key, 0, size)).keyedDigest(
+          whole,
+        ),
+      };
       const reply = await offerWithPatience(this.#client, {
         t: "file_offer",
         name,
         size,
         ...target,
         ...keyFields,
+        ...wholeField,
       }, {
         listed: (offer, withdraw) =>
           this.#offered.set(offer, {
@@ -472,6 +492,7 @@ export class FileSender {
         cancelled: null,
         broken: false,
         byYou: false,
+        ended: null,
         wake: () => {},
       };
       if (start > 0) onResumed(start, size);
@@ -580,7 +601,8 @@ export class FileSender {
         sealedBuffers.free();
         if (!settled()) {
           // Keyed (file_cipher.ts): the server cannot tell a file by it.
-          const sha256 = await cipher.keyedDigest(hash.digestHex());
+          const plain = hash.digestHex();
+          const sha256 = await cipher.keyedDigest(plain);
           // A group file: signed, so a member cannot pass off its own.
           const sig = await signer?.sign(sha256);
           this.#client.post(
@@ -593,6 +615,7 @@ export class FileSender {
             undefined,
             true,
           );
+          outgoing.ended = plain;
         }
         while (!settled()) {
           await new Promise<void>((resolve) => (outgoing.wake = resolve));
@@ -615,6 +638,10 @@ export class FileSender {
         const now = outgoing.cancelled === null
           ? await sizeNow(file, size)
           : size;
+        // Said only of a file to be offered again (its end went out, so a
+        // recipient may have it whole: FileSender `whole`).
+        const ended = outgoing.ended === null ? {} : { sha256: outgoing.ended };
+        const again = results.some((r) => !r.ok && r.resumable === true);
         return outgoing.results.size >= everyone
           ? {
             kind: "finished",
@@ -622,6 +649,7 @@ export class FileSender {
             size,
             results,
             ...(now === size ? {} : { sizeNow: now }),
+            ...(again ? ended : {}),
           }
           : {
             kind: "cancelled",
@@ -630,6 +658,7 @@ export class FileSender {
             results,
             ...(outgoing.broken ? { broken: true } : {}),
             ...(outgoing.byYou ? { byYou: true } : {}),
+            ...(outgoing.broken || again ? ended : {}),
           };
       } finally {
         this.#outgoing.delete(xfer);

@@ -171,6 +171,10 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       return one;
     };
     let targets: SendTarget[] = [target];
+    // The file's SHA-256 once a transfer of it sent its end: each offer
+    // made again carries it (FileSender `whole`), so that a recipient that
+    // had all of it, unheard, claims it whole, and only then.
+    let whole: string | undefined;
     // Waiting for our connection: once back, it goes in the order sent.
     let inOrder: InOrder | undefined;
     try {
@@ -185,7 +189,12 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           const outcome = await sendOnce(to, path, attempt > 0, re, place, id, {
             queued: () => inOrder?.done(),
             unsaid: unsaidOf(to),
+            whole,
           });
+          if (
+            outcome !== "unsent" && outcome !== "cancelled" &&
+            outcome.kind !== "refused" && outcome.sha256 !== undefined
+          ) whole = outcome.sha256;
           inOrder?.done();
           inOrder = undefined;
           if (outcome === "cancelled") return;
@@ -351,7 +360,11 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     re: Re,
     turn: Turn | undefined,
     id: number,
-    { queued, unsaid }: { queued: () => void; unsaid: Unsaid },
+    { queued, unsaid, whole }: {
+      queued: () => void;
+      unsaid: Unsaid;
+      whole: string | undefined;
+    },
   ): Promise<SentFileOutcome | "cancelled" | "unsent"> => {
     let passedOn = turn?.done;
     try {
@@ -426,7 +439,16 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         slot = given;
       }
       try {
-        return await offer(target, path, again, re, id, unsaid, passedOn);
+        return await offer(
+          target,
+          path,
+          again,
+          re,
+          id,
+          unsaid,
+          whole,
+          passedOn,
+        );
       } finally {
         place.release();
         slot?.release();
@@ -526,7 +548,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
 
   /**
    * `sendOnce`, in its turn; `passedOn` once the server passed it on. `id`:
-   * the file's number, which its offer and transfer are listed under.
+   * the file's number, which its offer and transfer are listed under;
+   * `whole`: its SHA-256 once a transfer of it sent its end.
    */
   const offer = (
     target: SendTarget,
@@ -535,6 +558,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     re: Re,
     id: number,
     unsaid: Unsaid,
+    whole: string | undefined,
     passedOn: () => void = () => {},
   ): Promise<SentFileOutcome> => {
     const key = `out:${nextSend++}`;
@@ -619,6 +643,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       },
       again ? reached : undefined,
       id,
+      again ? whole : undefined,
     ).then((outcome) => {
       status.showProgress(key, null);
       const offerSaid = held === null;

@@ -6,8 +6,11 @@
  * the size), so that the same file offered again by the same sender is
  * recognised rather than saved twice. A sender whose connection broke after
  * the recipient had the file, but before it heard so, offers it again
- * (outgoing_files.ts, docs/PROTOCOL.md 5.6 "Resume"): the recipient then
- * claims all of it, and nothing is sent or saved again.
+ * (outgoing_files.ts, docs/PROTOCOL.md 5.6 "Resume") with the whole file's
+ * keyed SHA-256 (`offeredAgain`): the recipient then claims all of it, and
+ * nothing is sent or saved again. Name and size alone do not tell files
+ * apart: another file under them (the same report, edited, sent a minute
+ * later) comes without that digest, or with another, and is asked about.
  *
  * Kept in memory for the session, a few minutes (a sender offers again for
  * at most 5 minutes connected, resend_schedule.ts), at most RECENT_FILES.
@@ -82,6 +85,23 @@ export class ReceivedFiles {
 /** What a transfer's cipher gives for a file's SHA-256 (file_cipher.ts). */
 export interface KeyedDigest {
   keyedDigest(sha256Hex: string): Promise<string>;
+}
+
+/**
+ * Whether `offer` is `file` offered again: its `sha256` (the whole file's,
+ * keyed with the offer's key; sent only in an offer made again of a file
+ * whose end went out, docs/PROTOCOL.md 5.6 "Resume") is `file`'s, keyed the
+ * same way. An offer without it (a new file under the same name and size:
+ * before, it was claimed whole, then refused as "not the file received a
+ * moment ago") is not.
+ */
+export async function offeredAgain(
+  offer: { sha256?: string },
+  file: ReceivedFile,
+  cipher: KeyedDigest,
+): Promise<boolean> {
+  return offer.sha256 !== undefined &&
+    await cipher.keyedDigest(file.sha256) === offer.sha256;
 }
 
 /**

@@ -628,6 +628,8 @@ export type SentFileOutcome =
      * sending ..."): it is not said again as an error.
      */
     byYou?: true;
+    /** Its SHA-256 (hex), when its end went out (FileSender `whole`). */
+    sha256?: string;
   }
   /** Every recipient reported, successfully or not. */
   | {
@@ -638,6 +640,8 @@ export type SentFileOutcome =
     results: RecipientResult[];
     /** Its size once sent, when it changed meanwhile (another program wrote to it). */
     sizeNow?: number;
+    /** Its SHA-256 (hex), when its end went out (FileSender `whole`). */
+    sha256?: string;
   };
 
 /**

@@ -58,6 +58,19 @@ export function fileKey(fields: Fields): { key?: string; key_id?: string } {
 }
 
 /**
+ * A file offer's optional `sha256`, when present: the whole file's keyed
+ * SHA-256 (docs/PROTOCOL.md 5.6 "Resume"), 64 lower-case hex digits.
+ */
+export function wholeFileDigest(fields: Fields): { sha256?: string } {
+  if (fields.sha256 === undefined) return {};
+  const sha256 = str(fields, "sha256", 64);
+  if (!SHA256_HEX_PATTERN.test(sha256)) {
+    fail("Field 'sha256' must be 64 lower-case hex digits");
+  }
+  return { sha256 };
+}
+
+/**
  * A `file_end`: its `sig` (a group file's, 11.10), when present, is 64 bytes
  * in base64 (88 characters); the server passes it on as it is.
  */

@@ -132,7 +132,10 @@ export type ClientMessage =
  * `key_id` (32 lower-case hex digits) names the file key the sender sent each
  * recipient end to end (docs/PROTOCOL.md 11.10); `key` (64 lower-case hex
  * digits) is the file key itself, readable by the server, only for
- * recipients without end-to-end keys (5.6, "Chunk encryption"). Both are
+ * recipients without end-to-end keys (5.6, "Chunk encryption"). `sha256`
+ * (64 lower-case hex digits): the whole file's SHA-256 keyed with that key
+ * (5.6 "Keyed SHA-256"), in an offer made again of a file whose end went
+ * out before (5.6 "Resume": a recipient may have it whole). All three are
  * passed on to the recipients unchanged.
  */
 export type FileOfferRequest =
@@ -144,6 +147,7 @@ export type FileOfferRequest =
     to: string;
     key?: string;
     key_id?: string;
+    sha256?: string;
   }
   | {
     t: "file_offer";
@@ -153,6 +157,7 @@ export type FileOfferRequest =
     group: string;
     key?: string;
     key_id?: string;
+    sha256?: string;
   };
 
 export type ClientMessageType = ClientMessage["t"];
@@ -451,6 +456,13 @@ export interface FileOfferNotice {
    * (32 lower-case hex digits; docs/PROTOCOL.md 11.10).
    */
   key_id?: string;
+  /**
+   * The whole file's SHA-256 keyed with the file key (64 lower-case hex
+   * digits), as the sender's offer gave it: in an offer made again of a
+   * file whose end went out before, which a recipient that has that very
+   * file whole claims whole (docs/PROTOCOL.md 5.6 "Resume").
+   */
+  sha256?: string;
 }
 
 /** A recipient that did not take a file, and why ("declined", "did not answer", ...). */

@@ -17,6 +17,7 @@ import {
   list,
   membersTag,
   str,
+  wholeFileDigest,
 } from "./header_fields.ts";
 
 /** Validates a header a client sent. Throws TypeError naming what is wrong. */
@@ -88,7 +89,7 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if ((f.to === undefined) === (f.group === undefined)) {
         fail("A file offer needs exactly one of 'to' and 'group'");
       }
-      const key = fileKey(f);
+      const key = { ...fileKey(f), ...wholeFileDigest(f) };
       return f.to === undefined
         ? { t, id, name, size, group: str(f, "group"), ...key }
         : { t, id, name, size, to: str(f, "to"), ...key };

@@ -25,6 +25,7 @@ import {
   str,
   userName,
   validName,
+  wholeFileDigest,
 } from "./header_fields.ts";
 
 /**
@@ -346,6 +347,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
           : { fingerprint: str(f, "fingerprint", 64) }),
         ...(f.timeout === undefined ? {} : { timeout: int(f, "timeout") }),
         ...fileKey(f),
+        ...wholeFileDigest(f),
       };
       return f.group === undefined
         ? common

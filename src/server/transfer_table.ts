@@ -62,6 +62,11 @@ export interface Transfer {
   key: string | undefined;
   /** The id of the file key sent end to end, passed on too (11.10). */
   keyId?: string | undefined;
+  /**
+   * The whole file's keyed SHA-256 from an offer made again, passed on
+   * too (5.6 "Resume"): the server cannot read it (it is keyed).
+   */
+  sha256?: string | undefined;
   ended: boolean;
   /** Recipients still receiving: removed when they finish, fail or leave. */
   recipients: Map<ConnId, Recipient>;

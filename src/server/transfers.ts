@@ -406,6 +406,7 @@ function offer(
     sent: 0,
     key: message.key,
     keyId: message.key_id,
+    sha256: message.sha256,
     ended: false,
     recipients: new Map(
       recipients.map((
@@ -444,6 +445,7 @@ function offer(
     timeout: state.limits.fileAnswerMs,
     ...(transfer.key === undefined ? {} : { key: transfer.key }),
     ...(transfer.keyId === undefined ? {} : { key_id: transfer.keyId }),
+    ...(transfer.sha256 === undefined ? {} : { sha256: transfer.sha256 }),
   };
   // The sender's reply waits for the answers (see answered).
   return [{ to: recipients.map((r) => r.id), message: notice }];

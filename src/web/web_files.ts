@@ -47,6 +47,7 @@ import type { Place } from "../client/in_turn.ts";
 import {
   claimWhole,
   endsAsReceived,
+  offeredAgain,
   type ReceivedFile,
   type ReceivedFiles,
 } from "../client/received_files.ts";
@@ -623,12 +624,21 @@ export class WebFiles {
     if (stopping()) return { ...TAKEN_BACK, name, results: [] };
     // Refused with slow_down (a burst of files), it goes again after the
     // server's pause, still in its turn, as the terminal's.
+    // The whole file's digest, keyed (the digest key is the file key's
+    // alone), in every offer: the page hashed the file already. A
+    // recipient that had this very file from us a moment ago claims it
+    // whole (our connection broke before we heard it arrived); one that had
+    // another under its name and size is asked (PROTOCOL.md 5.6 "Resume").
+    const whole = await (await FileCipher.create(key, 0, size)).keyedDigest(
+      sha256,
+    );
     const reply = await offerWithPatience(this.#client, {
       t: "file_offer",
       name,
       size,
       ...target,
       ...keyFields,
+      sha256: whole,
     }, {
       listed: (offer, withdraw) =>
         this.#mine.set(offer, { fileNumber, name, target, withdraw }),
@@ -970,7 +980,12 @@ export class WebFiles {
       ? null
       : receivedKey(offer);
     const known = had === null ? null : this.#received?.find(had, offer.from);
-    if (had !== null && known != null && offer.timeout !== undefined) {
+    // With its digest (an offer made again): another file under its name
+    // and size is asked about.
+    const again = known != null && offer.timeout !== undefined &&
+      await offeredAgain(offer, known, await incoming.cipher);
+    if (this.#incoming.get(offer.xfer) !== incoming) return;
+    if (had !== null && known != null && again) {
       incoming.already = { key: had, file: known };
       incoming.accepted = true;
       const claim = await claimWhole(offer, known, await incoming.cipher);

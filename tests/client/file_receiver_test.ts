@@ -906,7 +906,7 @@ async function sendWhole(
 // Seen in tests/e2e/order_across_kinds_test.ts: a sender whose connection
 // broke after the file arrived, before it heard so, offered it again once
 // back, and it was saved a second time as `a (1).txt`.
-Deno.test("FileReceiver claims whole a file it received a moment ago from the same sender, saves it once, and asks again about another under its name", async () => {
+Deno.test("FileReceiver claims whole a file it received a moment ago from the same sender, offered again with its digest, saves it once, and asks about another under its name", async () => {
   let asked = 0;
   await using fixture = await receiverOnHostileServer({
     resume: true,
@@ -919,24 +919,29 @@ Deno.test("FileReceiver claims whole a file it received a moment ago from the sa
   const { channel, dir, lines, receiver } = fixture;
   const fingerprint = "SHA256:thHsOFTNVYuqLuqvnzBpGiRjmQGzP5P7coF5P3QE51M";
   const bytes = new TextEncoder().encode("abcdefghi");
-  const offer = async (xfer: number) => {
+  /** Offer `xfer`, with the keyed digest of `whole` if given (5.6). */
+  const offer = async (xfer: number, whole?: Uint8Array) => {
     const key = newFileKey();
+    const cipher = await FileCipher.create(key, xfer, 9);
     channel.send({
       ...offerOfATxt(9, fileKeyForOffer(key)),
       xfer,
       fingerprint,
+      ...(whole === undefined
+        ? {}
+        : { sha256: await cipher.keyedDigest(await sha256Hex(whole)) }),
     });
     const accept = await nextFromClient(channel, "file_accept");
     assert.equal(accept.xfer, xfer);
-    return { accept, cipher: await FileCipher.create(key, xfer, 9) };
+    return { accept, cipher };
   };
   const first = await offer(1);
   assert.equal(first.accept.offset, undefined);
   assert.equal((await sendWhole(channel, first.cipher, 1, bytes)).ok, true);
 
-  // Offered again: claimed whole (keyed with the new key), not asked about,
-  // and its end at once is taken as that file.
-  const again = await offer(2);
+  // Offered again with its digest: claimed whole (keyed with the new key),
+  // not asked about, and its end at once is taken as that file.
+  const again = await offer(2, bytes);
   assert.equal(again.accept.offset, 9);
   assert.equal(
     again.accept.sha256,
@@ -946,25 +951,41 @@ Deno.test("FileReceiver claims whole a file it received a moment ago from the sa
   assert.equal((await sendWhole(channel, again.cipher, 2, bytes, 9)).ok, true);
   assert.match(lines.at(-1)!, /^sophia sent a\.txt again, which is here/);
 
-  // Another file under its name and size: sent from 0, passed over, and
-  // refused at its end; offered again, it is asked about afresh.
+  // Another file under its name and size, offered without a digest (a new
+  // file, not one offered again): asked about and received, not claimed
+  // whole (before: claimed, then refused at its end).
   const other = new TextEncoder().encode("ABCDEFGHI");
-  const changed = await offer(3);
+  const anew = await offer(3);
+  assert.equal(anew.accept.offset, undefined);
+  assert.equal(asked, 2);
+  assert.equal((await sendWhole(channel, anew.cipher, 3, other)).ok, true);
+
+  // With a digest that is not the file here: asked about too.
+  const third = new TextEncoder().encode("XXXXXXXXX");
+  const digestOfAnother = await offer(4, third);
+  assert.equal(digestOfAnother.accept.offset, undefined);
+  assert.equal(asked, 3);
+  assert.equal(
+    (await sendWhole(channel, digestOfAnother.cipher, 4, third)).ok,
+    true,
+  );
+
+  // The digest of the file here, but other data (the sender's file
+  // changed since): sent from 0, passed over, and refused at its end.
+  const changed = await offer(5, third);
   assert.equal(changed.accept.offset, 9);
-  const refused = await sendWhole(channel, changed.cipher, 3, other);
+  const refused = await sendWhole(channel, changed.cipher, 5, other);
   assert.equal(refused.ok, false);
   assert.match(refused.reason, /is not the file received from sophia/);
-  const fresh = await offer(4);
-  assert.equal(fresh.accept.offset, undefined);
-  assert.equal(asked, 2);
-  assert.equal((await sendWhole(channel, fresh.cipher, 4, other)).ok, true);
   await receiver.idle();
   assert.deepEqual(
     [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name)
       .sort(),
-    ["a (1).txt", "a.txt"],
+    ["a (1).txt", "a (2).txt", "a.txt"],
   );
   assert.deepEqual(await Deno.readFile(`${dir}/a.txt`), bytes);
+  assert.deepEqual(await Deno.readFile(`${dir}/a (1).txt`), other);
+  assert.deepEqual(await Deno.readFile(`${dir}/a (2).txt`), third);
 });
 
 Deno.test("FileReceiver receives afresh a file received a moment ago that is no longer where it was saved (deleted, moved, or changed), rather than claim it whole", async () => {
@@ -980,16 +1001,21 @@ Deno.test("FileReceiver receives afresh a file received a moment ago that is no 
   const { channel, dir, receiver } = fixture;
   const fingerprint = "SHA256:thHsOFTNVYuqLuqvnzBpGiRjmQGzP5P7coF5P3QE51M";
   const bytes = new TextEncoder().encode("abcdefghi");
-  const offer = async (xfer: number) => {
+  /** Offer `xfer`, with the keyed digest of `whole` if given (5.6). */
+  const offer = async (xfer: number, whole?: Uint8Array) => {
     const key = newFileKey();
+    const cipher = await FileCipher.create(key, xfer, 9);
     channel.send({
       ...offerOfATxt(9, fileKeyForOffer(key)),
       xfer,
       fingerprint,
+      ...(whole === undefined
+        ? {}
+        : { sha256: await cipher.keyedDigest(await sha256Hex(whole)) }),
     });
     const accept = await nextFromClient(channel, "file_accept");
     assert.equal(accept.xfer, xfer);
-    return { accept, cipher: await FileCipher.create(key, xfer, 9) };
+    return { accept, cipher };
   };
   const first = await offer(1);
   assert.equal((await sendWhole(channel, first.cipher, 1, bytes)).ok, true);
@@ -997,7 +1023,7 @@ Deno.test("FileReceiver receives afresh a file received a moment ago that is no 
   // Its user removed it; its sender, who did not hear it arrived, offers
   // it again: nothing here to claim, so it is asked about and saved again.
   await Deno.remove(`${dir}/a.txt`);
-  const again = await offer(2);
+  const again = await offer(2, bytes);
   assert.equal(again.accept.offset, undefined);
   assert.equal(asked, 2);
   assert.equal((await sendWhole(channel, again.cipher, 2, bytes)).ok, true);

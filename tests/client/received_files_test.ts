@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   claimWhole,
   endsAsReceived,
+  offeredAgain,
   ReceivedFiles,
   RECENT_FILES,
   RECENT_MS,
@@ -56,6 +57,28 @@ Deno.test("claimWhole claims the file at its size with its keyed SHA-256, which 
       cipher,
       claim.sha256,
     ),
+    false,
+  );
+});
+
+Deno.test("offeredAgain takes an offer as the file here only with that file's keyed digest", async () => {
+  const cipher = await FileCipher.create(new Uint8Array(32).fill(7), 9, 300);
+  const here = file("alice");
+  const keyed = await cipher.keyedDigest(here.sha256);
+  assert.equal(await offeredAgain({ sha256: keyed }, here, cipher), true);
+  // A new file under its name and size: no digest, or another one.
+  assert.equal(await offeredAgain({}, here, cipher), false);
+  assert.equal(
+    await offeredAgain(
+      { sha256: await cipher.keyedDigest("cd".repeat(32)) },
+      here,
+      cipher,
+    ),
+    false,
+  );
+  // Its plain SHA-256 is not its digest on the wire (keyed, 5.6).
+  assert.equal(
+    await offeredAgain({ sha256: here.sha256 }, here, cipher),
     false,
   );
 });

@@ -129,7 +129,13 @@ const CLIENT: Record<string, Shape> = {
   history: { required: { id: INT }, optional: { target: NAME, limit: INT } },
   file_offer: {
     required: { id: INT, name: str(1024), size: INT },
-    optional: { to: NAME, group: NAME, key: HEX64, key_id: HEX32 },
+    optional: {
+      to: NAME,
+      group: NAME,
+      key: HEX64,
+      key_id: HEX32,
+      sha256: HEX64,
+    },
     exactlyOne: ["to", "group"],
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
@@ -248,6 +254,7 @@ const SERVER: Record<string, Shape> = {
       timeout: INT,
       key: HEX64,
       key_id: HEX32,
+      sha256: HEX64,
     },
   },
   file_chunk: { required: { xfer: INT, offset: INT } },

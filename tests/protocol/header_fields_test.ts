@@ -8,6 +8,7 @@ import {
   optionalInt,
   str,
   userName,
+  wholeFileDigest,
 } from "../../src/protocol/header_fields.ts";
 
 Deno.test("asRecord takes an object and refuses null, arrays and primitives", () => {
@@ -57,4 +58,16 @@ Deno.test("fileKey and fileEnd take lower-case hex keys and a base64 signature, 
   const sig = "A".repeat(86) + "==";
   assert.deepEqual(fileEnd({ ...end, sig }), { t: "file_end", ...end, sig });
   assert.throws(() => fileEnd({ ...end, sig: "A".repeat(88) }), /'sig'/);
+});
+
+Deno.test("wholeFileDigest takes an offer's sha256 of 64 lower-case hex digits, when present", () => {
+  const sha256 = "ef".repeat(32);
+  assert.deepEqual(wholeFileDigest({}), {});
+  assert.deepEqual(wholeFileDigest({ sha256 }), { sha256 });
+  assert.throws(
+    () => wholeFileDigest({ sha256: sha256.toUpperCase() }),
+    /'sha256'/,
+  );
+  assert.throws(() => wholeFileDigest({ sha256: "ef" }), /'sha256'/);
+  assert.throws(() => wholeFileDigest({ sha256: 7 }), /'sha256'/);
 });

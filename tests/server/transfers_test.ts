@@ -123,6 +123,23 @@ Deno.test("routeFile passes an offer's key_id on unchanged, and no key when the 
   assert.equal("key" in offer, false);
 });
 
+Deno.test("routeFile passes an offer's sha256 (the whole file's, keyed) on unchanged, and none when the sender gave none", () => {
+  const state = room();
+  const sha256 = "ab".repeat(32);
+  const offer = (extra: { sha256?: string }, id: number) =>
+    send(state, SOPHIA, {
+      t: "file_offer",
+      id,
+      name: "big.bin",
+      size: 3,
+      to: "jojo",
+      key_id: "0123456789abcdef0123456789abcdef",
+      ...extra,
+    })[0]!.message as { sha256?: string };
+  assert.equal(offer({ sha256 }, 7).sha256, sha256);
+  assert.equal("sha256" in offer({}, 8), false);
+});
+
 Deno.test("routeFile forwards nothing to a recipient before it accepts, then file_ready goes to the sender", () => {
   const state = room();
   offerTo(state, { to: "jojo" });

@@ -436,6 +436,10 @@ Deno.test("WebFiles does not claim a file received whole from a sender its user 
     from: "mallory",
     fingerprint,
     ...fileKeyForOffer(again),
+    // With its digest, as an offer made again: claimed, were he not ignored.
+    sha256: await (await FileCipher.create(again, 2, 3)).keyedDigest(
+      await sha256Hex(content),
+    ),
   });
   assert.deepEqual(await answers(channel, 1), [
     { t: "file_decline", xfer: 2 },
@@ -480,6 +484,8 @@ Deno.test("WebFiles does not claim a file received whole once the page let it go
       ...offer(xfer, "a.txt", 3),
       fingerprint: "SHA256:sophia",
       ...fileKeyForOffer(key),
+      // With its digest, as an offer made again: claimed, were it kept.
+      sha256: await cipher.keyedDigest(await sha256Hex(content)),
     });
     // Accepted afresh both times: no claim of what the page let go.
     assert.deepEqual(await answers(channel, 1), [
