@@ -17,7 +17,11 @@ import {
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "../src/client/leave_questions.ts";
-import { awayNotice, heldNotice } from "../src/client/sending_places.ts";
+import {
+  atOnceNotice,
+  awayNotice,
+  heldNotice,
+} from "../src/client/sending_places.ts";
 import {
   STOPPED_AT_END,
   STOPPED_BY_YOU,
@@ -154,4 +158,8 @@ Deno.test("README quotes the line of a file not sent yet, to be offered again, a
     }\``,
   );
   quoted(offeredAgainLine("big.bin", { reason: "jojo disconnected" }));
+});
+
+Deno.test("README quotes the line of a file that waits for one of the 8 under way at once, as sending_places.ts words it", () => {
+  quoted(`\`${atOnceNotice("notes.txt")}\``);
 });

@@ -23,6 +23,7 @@ import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
 import { type InOrder, ResumeOrder } from "./resume_order.ts";
 import {
+  atOnceNotice,
   type FilesAtOnce,
   heldNotice,
   placeKey,
@@ -59,12 +60,18 @@ export interface OutgoingFilesOptions {
    */
   places?: SendingPlaces;
   /**
-   * At most this many files under way at once, whoever they go to (a
-   * `--json` bot's, whose files go on while it reads on); the others wait
-   * for one to end, in the order sent, listed meanwhile. None: no bound
-   * but each recipient's.
+   * At most this many files under way at once, whoever they go to (the
+   * server's bound on a sender: a `--json` bot's files go on while it reads
+   * on, a person may type /file nine times); the others wait for one to
+   * end, in the order sent, listed meanwhile. None: no bound but each
+   * recipient's.
    */
   atOnce?: FilesAtOnce;
+  /**
+   * A file that waits for one of `atOnce` to end is said, in one line (at
+   * the terminal; a bot's hundreds of files would be as many events).
+   */
+  atOnceSaid?: boolean;
 }
 
 /**
@@ -425,7 +432,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       if (options.atOnce !== undefined && slot === null) {
         // The lines after it do not wait for a file that waits, as above.
         turn?.done();
-        const given = await manyFor(options.atOnce, target, path, id);
+        const given = await manyFor(options.atOnce, target, path, again, id);
         if (given === "cancelled" || leaving()) {
           if (given !== "cancelled") given.release();
           place.release();
@@ -508,22 +515,26 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
 
   /**
    * Waits for one of the files under way at once (`atOnce`) to end, listed
-   * meanwhile as waiting for it (said nothing: a bot's hundreds of files
-   * would be as many lines; each says its outcome as ever).
+   * meanwhile as waiting for it; said once, the first time it is offered,
+   * when `atOnceSaid` (the terminal's: a bot's hundreds of files would be
+   * as many lines; each says its outcome as ever).
    */
   const manyFor = (
     atOnce: FilesAtOnce,
     target: SendTarget,
     path: string,
+    again: boolean,
     id: number,
   ): Promise<SendingPlace | "cancelled"> =>
-    listedWhile(
-      "many",
-      target,
-      path,
-      id,
-      (cancelled) => atOnce.wait(cancelled),
-    );
+    listedWhile("many", target, path, id, (cancelled) => {
+      if (options.atOnceSaid === true && !again) {
+        emit({
+          type: "notice",
+          text: sanitizeForTerminal(atOnceNotice(basename(path))),
+        });
+      }
+      return atOnce.wait(cancelled);
+    });
 
   /**
    * Waits for `before`, the offer of the held file given its place before

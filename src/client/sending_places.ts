@@ -76,6 +76,16 @@ export function awayNotice(
   } waits for the connection: it is offered once reconnected (/transfers lists it, /cancel stops it)`;
 }
 
+/**
+ * What is said at the terminal of a file that waits for one of the files
+ * under way at once (`FilesAtOnce`) to end: MAX_SENDING_AT_ONCE are, the
+ * most the server lets a sender have (the name as it is: the terminal
+ * makes it safe to show).
+ */
+export function atOnceNotice(name: string): string {
+  return `${name} waits: ${MAX_SENDING_AT_ONCE} files are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)`;
+}
+
 /** The key every file is counted under in `FilesAtOnce`: no name is empty. */
 const ANYONE: PlaceTarget = { to: "" };
 

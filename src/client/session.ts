@@ -685,12 +685,14 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     emit,
     status,
     turn: () => chats.turn(),
-    // A --json script's files go on while it reads on (filesGoOn, below):
-    // no more under way at once than the server lets a sender have. Before,
-    // thousands of `file` lines started at once, and all but 8 were refused.
-    ...(context.json && !terminal.interactive
-      ? { atOnce: new FilesAtOnce() }
-      : {}),
+    // No more under way at once than the server lets a sender have: the
+    // others wait for one to end. A --json script's files go on while it
+    // reads on (filesGoOn, below): thousands of `file` lines started at
+    // once, and all but 8 were refused; at the terminal, a 9th /file typed
+    // was refused ("You already have 8 transfers running"). Said at the
+    // terminal, a line each; not to a program, told each outcome as ever.
+    atOnce: new FilesAtOnce(),
+    atOnceSaid: !context.json,
   });
 
   const transfers = transferControls({
