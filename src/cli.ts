@@ -379,9 +379,21 @@ function joinPath(dir: string, file: string): string {
  */
 function pointToOwnHelp(command: Command, parents = ""): void {
   const path = `${parents}${command.name()}`;
-  command.showHelpAfterError(`(run '${path} --help' for usage)`);
+  command.showHelpAfterError(helpHint(path));
   for (const sub of command.commands) pointToOwnHelp(sub, `${path} `);
 }
+
+/** The line after a usage error of command `path` (`chat serve`). */
+function helpHint(path: string): string {
+  return `(run '${path} --help' for usage)`;
+}
+
+/**
+ * `chat connect` alone: "missing required argument 'host'" named a
+ * parser's word, not what to type; a student reads what comes next.
+ */
+const MISSING_HOST =
+  "error: missing required argument 'host'. Put the server's address after connect, as chat serve printed it: chat connect 192.168.1.104 --pub public.pem";
 
 export function parseCommandLine(args: readonly string[]): CliCommand {
   let result: CliCommand | null = null;
@@ -910,6 +922,11 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     program.parse([...args], { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
+      // connect's one argument is its host (the program takes no option
+      // before a command but --help and --version, which end it).
+      if (error.code === "commander.missingArgument" && args[0] === "connect") {
+        output = `${MISSING_HOST}\n${helpHint("chat connect")}\n`;
+      }
       return {
         cmd: "exit",
         code: error.exitCode,

@@ -57,3 +57,20 @@ Deno.test("parseCommandLine points a usage error to the help of the command it i
     );
   }
 });
+
+// Seen trying the README as a new user: `chat connect` alone said only
+// "error: missing required argument 'host'".
+Deno.test("parseCommandLine says what to type when chat connect has no host", () => {
+  for (const args of [["connect"], ["connect", "--pub", "public.pem"]]) {
+    assert.equal(
+      usageError(args),
+      "error: missing required argument 'host'. Put the server's address after connect, as chat serve printed it: chat connect 192.168.1.104 --pub public.pem\n(run 'chat connect --help' for usage)\n",
+      args.join(" "),
+    );
+  }
+  // Other commands' missing arguments are as they were.
+  assert.match(
+    usageError(["admin", "release"]),
+    /missing required argument 'name'/,
+  );
+});

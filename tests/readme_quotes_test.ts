@@ -39,6 +39,7 @@ import { lookalikeGroupWarning } from "../src/client/lookalike_groups.ts";
 import { parseInput } from "../src/client/commands.ts";
 import { formatTransfers } from "../src/client/transfers_view.ts";
 import { offeredAgainLine } from "../src/client/offered_again.ts";
+import { parseCommandLine } from "../src/cli.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -162,4 +163,10 @@ Deno.test("README quotes the line of a file not sent yet, to be offered again, a
 
 Deno.test("README quotes the line of a file that waits for one of the 8 under way at once, as sending_places.ts words it", () => {
   quoted(`\`${atOnceNotice("notes.txt")}\``);
+});
+
+Deno.test("README quotes what chat connect without a host says", () => {
+  const command = parseCommandLine(["connect"]);
+  assert.equal(command.cmd, "exit");
+  quoted(`$ chat connect ${command.cmd === "exit" ? command.output : ""}`);
 });
