@@ -39,6 +39,7 @@ import { lookalikeGroupWarning } from "../src/client/lookalike_groups.ts";
 import { parseInput } from "../src/client/commands.ts";
 import { formatTransfers } from "../src/client/transfers_view.ts";
 import { offeredAgainLine } from "../src/client/offered_again.ts";
+import { withLikelyRecipient } from "../src/client/likely_recipient.ts";
 import { parseCommandLine } from "../src/cli.ts";
 
 const README = (await Deno.readTextFile(
@@ -163,6 +164,21 @@ Deno.test("README quotes the line of a file not sent yet, to be offered again, a
 
 Deno.test("README quotes the line of a file that waits for one of the 8 under way at once, as sending_places.ts words it", () => {
   quoted(`\`${atOnceNotice("notes.txt")}\``);
+});
+
+Deno.test("README quotes the name likely meant added to the answer of a private message to a name nobody online has", () => {
+  const reply = withLikelyRecipient(
+    {
+      t: "error",
+      re: 1,
+      code: "no_such_user",
+      text: "ERROR: User 'jojp' is not online.",
+    },
+    "jojp",
+    ["jojo", "nana"],
+    "sophia",
+  );
+  quoted(`\`${reply.t === "error" ? reply.text : ""}\``);
 });
 
 Deno.test("README quotes what chat connect without a host says", () => {

@@ -49,7 +49,7 @@ export function didYouMean(
   word: string,
   candidates: readonly string[],
 ): string | null {
-  const limit = Math.min(2, Math.max(0, word.replace(/^\//, "").length - 1));
+  const limit = slipLimit(word);
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
@@ -62,4 +62,30 @@ export function didYouMean(
     }
   }
   return best;
+}
+
+/**
+ * The one candidate close enough to `word` to be a slip (as didYouMean
+ * measures), or null when none is or several are: between two names a
+ * suggestion would be a guess, and a wrong one sends a private line to
+ * someone else.
+ */
+export function onlyOneClose(
+  word: string,
+  candidates: Iterable<string>,
+): string | null {
+  const limit = slipLimit(word);
+  let found: string | null = null;
+  for (const candidate of candidates) {
+    if (Math.abs(candidate.length - word.length) > limit) continue;
+    if (editDistance(word, candidate) > limit) continue;
+    if (found !== null) return null;
+    found = candidate;
+  }
+  return found;
+}
+
+/** The most edits a slip makes: 2, and fewer than the word's own length. */
+function slipLimit(word: string): number {
+  return Math.min(2, Math.max(0, word.replace(/^\//, "").length - 1));
 }

@@ -27,6 +27,7 @@ import { actionBody } from "./actions.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { entryOf } from "./members_reply.ts";
 import { groupQueryNote, notOnlineNote } from "./query_notes.ts";
+import { withLikelyRecipient } from "./likely_recipient.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
 import type { HistoryCounts } from "./history_count.ts";
@@ -154,7 +155,15 @@ export function sessionCommands(options: SessionCommandsOptions) {
         code: "unanswered",
         text: unansweredLine(recipientOf(command)),
       }
-      : { type: "reply", re, command, reply };
+      : {
+        type: "reply",
+        re,
+        command,
+        // `/msg jojp hi` with jojo online: "Did you mean jojo?" too.
+        reply: command.kind === "msg"
+          ? withLikelyRecipient(reply, command.to, names.users.values(), self)
+          : reply,
+      };
 
   /** What a line asks for: in --json, it may be a JSON command. */
   const parse = (line: string): InputAction | null => {

@@ -21,6 +21,7 @@ import {
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
 import { didYouMean } from "../client/did_you_mean.ts";
+import { withLikelyRecipient } from "../client/likely_recipient.ts";
 import { groupQueryNote, notOnlineNote } from "../client/query_notes.ts";
 import {
   type Command,
@@ -1366,7 +1367,16 @@ function run(line: string, to: Conversation = conversations.current): void {
       // The people list shows this user away (or back).
       void current.request({ t: "list" }).then(learn);
     }
-    const event = { type: "reply", re: 0, command, reply } as const;
+    const event = {
+      type: "reply",
+      re: 0,
+      command,
+      // `/msg jojp hi` with jojo online: "Did you mean jojo?" too, as the
+      // terminal says it.
+      reply: command.kind === "msg"
+        ? withLikelyRecipient(reply, command.to, people.values(), self)
+        : reply,
+    } as const;
     emit(event, here);
     // A public line of ours, confirmed, is not missed at the next catch-up.
     missed.sent(event);

@@ -129,6 +129,28 @@ Deno.test("chat connect: /query of a name nobody online has says so at once, wit
   ]);
 });
 
+// Seen trying the README as a new user: `/msg jojp hi` with jojo online
+// said only that jojp is not online, where /query jojp named jojo.
+Deno.test("chat connect: /msg to a name nobody online has keeps the server's words and adds the one name online likely meant", async () => {
+  await using room = await setUp();
+  const sophia = await room.connect("sophia");
+  await room.connect("jojo");
+  await sophia.waitFor(/\*\*\* jojo joined the chat \*\*\*/);
+  await sophia.write("/msg jojp hi\n");
+  await sophia.waitForStderr(/Did you mean jojo\?\n/);
+  // Two names as close: no guess (a wrong one sends the line elsewhere).
+  await room.connect("jojq");
+  await sophia.waitFor(/\*\*\* jojq joined the chat \*\*\*/);
+  await sophia.write("/msg jojp hi\n");
+  await sophia.write("/msg nobody hi\n");
+  await sophia.waitForStderr(/User 'nobody' is not online\.\n/);
+  assert.deepEqual(sophia.stderr.split("\n").filter((l) => l !== ""), [
+    "ERROR: User 'jojp' is not online. Did you mean jojo?",
+    "ERROR: User 'jojp' is not online.",
+    "ERROR: User 'nobody' is not online.",
+  ]);
+});
+
 Deno.test("chat connect: /away shows in /list, is told to each sender once, and /away alone clears it", async () => {
   await using chat = await setUp();
   const jojo = await chat.connect("jojo");
