@@ -125,3 +125,27 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+// Seen trying the README as a new user: `/msg jojp hi` with jojo online
+// said only that jojp is not online (the terminal's test: conversations).
+Deno.test({
+  name:
+    "web client: /msg to a name nobody has adds the one name online likely meant, as the terminal does",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    await chat.terminal("termy");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+    await typeLine(page, "/msg termx hi");
+    await waitForVisible(
+      page,
+      "ERROR: User 'termx' is not online. Did you mean termy?",
+    );
+    assert.deepEqual(problems, []);
+  },
+});
