@@ -40,6 +40,7 @@ import { parseInput } from "../src/client/commands.ts";
 import { formatTransfers } from "../src/client/transfers_view.ts";
 import { offeredAgainLine } from "../src/client/offered_again.ts";
 import { withLikelyRecipient } from "../src/client/likely_recipient.ts";
+import { withLikelyName } from "../src/client/likely_name.ts";
 import { parseCommandLine } from "../src/cli.ts";
 
 const README = (await Deno.readTextFile(
@@ -167,15 +168,30 @@ Deno.test("README quotes the line of a file that waits for one of the 8 under wa
 });
 
 Deno.test("README quotes the name likely meant added to the answer of a private message to a name nobody online has", () => {
-  const reply = withLikelyRecipient(
+  const reply = withLikelyName(
+    { kind: "msg", to: "jojp", text: "hi" },
     {
       t: "error",
       re: 1,
       code: "no_such_user",
       text: "ERROR: User 'jojp' is not online.",
     },
-    "jojp",
-    ["jojo", "nana"],
+    { users: ["jojo", "nana"], groups: [] },
+    "sophia",
+  );
+  quoted(`\`${reply.t === "error" ? reply.text : ""}\``);
+});
+
+Deno.test("README quotes the group likely meant added to the answer of /join of a group that does not exist", () => {
+  const reply = withLikelyName(
+    { kind: "join", group: "hahq" },
+    {
+      t: "error",
+      re: 1,
+      code: "no_such_group",
+      text: "ERROR: Group 'hahq' does not exist.",
+    },
+    { users: [], groups: ["haha"] },
     "sophia",
   );
   quoted(`\`${reply.t === "error" ? reply.text : ""}\``);

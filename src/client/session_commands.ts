@@ -27,7 +27,7 @@ import { actionBody } from "./actions.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { entryOf } from "./members_reply.ts";
 import { groupQueryNote, notOnlineNote } from "./query_notes.ts";
-import { withLikelyRecipient } from "./likely_recipient.ts";
+import { withLikelyName } from "./likely_name.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
 import type { HistoryCounts } from "./history_count.ts";
@@ -160,9 +160,10 @@ export function sessionCommands(options: SessionCommandsOptions) {
         re,
         command,
         // `/msg jojp hi` with jojo online: "Did you mean jojo?" too.
-        reply: command.kind === "msg"
-          ? withLikelyRecipient(reply, command.to, names.users.values(), self)
-          : reply,
+        reply: withLikelyName(command, reply, {
+          users: names.users.values(),
+          groups: names.groups,
+        }, self),
       };
 
   /** What a line asks for: in --json, it may be a JSON command. */
@@ -448,6 +449,14 @@ export function sessionCommands(options: SessionCommandsOptions) {
       await order.settled;
       names.learnNames(reply);
       names.learnKeys(reply);
+      if (reply.t === "error" && reply.code === "no_such_group") {
+        // Nobody is told of a group they are not in: the groups made since
+        // this client last asked are learnt now, for the name likely meant.
+        await client().request({ t: "groups" }).then(
+          (groups) => names.learnNames(groups),
+          () => {},
+        );
+      }
       if (
         command.kind === "away" && reply.t === "error" &&
         reply.code === "bad_request"

@@ -21,7 +21,7 @@ import {
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
 import { didYouMean } from "../client/did_you_mean.ts";
-import { withLikelyRecipient } from "../client/likely_recipient.ts";
+import { withLikelyName } from "../client/likely_name.ts";
 import { groupQueryNote, notOnlineNote } from "../client/query_notes.ts";
 import {
   type Command,
@@ -1352,6 +1352,11 @@ function run(line: string, to: Conversation = conversations.current): void {
       return;
     }
     learn(reply);
+    if (reply.t === "error" && reply.code === "no_such_group") {
+      // Nobody is told of a group they are not in: the groups made since
+      // the page last asked are learnt now, for the name likely meant.
+      await current.request({ t: "groups" }).then(learn, () => {});
+    }
     if (
       reply.t === "ok" &&
       (command.kind === "create" || command.kind === "join" ||
@@ -1373,9 +1378,10 @@ function run(line: string, to: Conversation = conversations.current): void {
       command,
       // `/msg jojp hi` with jojo online: "Did you mean jojo?" too, as the
       // terminal says it.
-      reply: command.kind === "msg"
-        ? withLikelyRecipient(reply, command.to, people.values(), self)
-        : reply,
+      reply: withLikelyName(command, reply, {
+        users: people.values(),
+        groups: [...groups.values()].map((group) => group.name),
+      }, self),
     } as const;
     emit(event, here);
     // A public line of ours, confirmed, is not missed at the next catch-up.

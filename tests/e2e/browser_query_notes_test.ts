@@ -130,11 +130,11 @@ Deno.test({
 // said only that jojp is not online (the terminal's test: conversations).
 Deno.test({
   name:
-    "web client: /msg to a name nobody has adds the one name online likely meant, as the terminal does",
+    "web client: /msg to a name nobody has, and /join of a group that does not exist, add the one name likely meant, as the terminal does",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
-    await chat.terminal("termy");
+    const termy = await chat.terminal("termy");
     const problems: string[] = [];
     const page = await signedInPage(chat, "webby", problems);
     await page.waitForFunction(
@@ -145,6 +145,14 @@ Deno.test({
     await waitForVisible(
       page,
       "ERROR: User 'termx' is not online. Did you mean termy?",
+    );
+    // A group made after the page signed in (nobody outside it is told).
+    await termy.write("/create crew\n");
+    await termy.waitFor(/Group 'crew' created and joined/);
+    await typeLine(page, "/join crex");
+    await waitForVisible(
+      page,
+      "ERROR: Group 'crex' does not exist. Did you mean crew?",
     );
     assert.deepEqual(problems, []);
   },

@@ -151,6 +151,25 @@ Deno.test("chat connect: /msg to a name nobody online has keeps the server's wor
   ]);
 });
 
+Deno.test("chat connect: /join, /group and /showgroupmembers of a group that does not exist add the one group likely meant, made after this client connected too", async () => {
+  await using room = await setUp();
+  const jojo = await room.connect("jojo");
+  const sophia = await room.connect("sophia");
+  await sophia.write("/create haha\n");
+  await sophia.waitFor(/Group 'haha' created and joined/);
+  await jojo.write("/join hahq\n");
+  await jojo.write("/group hahq hi\n");
+  await jojo.write("/showgroupmembers hahq\n");
+  await jojo.write("/join nope\n");
+  await jojo.waitForStderr(/Group 'nope' does not exist\.\n/);
+  assert.deepEqual(jojo.stderr.split("\n").filter((l) => l !== ""), [
+    "ERROR: Group 'hahq' does not exist. Did you mean haha?",
+    "ERROR: Group 'hahq' does not exist. Did you mean haha?",
+    "ERROR: Group 'hahq' does not exist. Did you mean haha?",
+    "ERROR: Group 'nope' does not exist.",
+  ]);
+});
+
 Deno.test("chat connect: /away shows in /list, is told to each sender once, and /away alone clears it", async () => {
   await using chat = await setUp();
   const jojo = await chat.connect("jojo");
