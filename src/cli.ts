@@ -389,11 +389,31 @@ function helpHint(path: string): string {
 }
 
 /**
- * `chat connect` alone: "missing required argument 'host'" named a
- * parser's word, not what to type; a student reads what comes next.
+ * What to type, said after the parser's own words for the mistakes of a
+ * newcomer: `chat connect` alone ("missing required argument 'host'" names
+ * a parser's word, not what to type), and the seed's `client.py IP
+ * public.pem` and `server.py private.pem` (a key or a port given without
+ * its flag: "too many arguments"). Null for other mistakes.
  */
-const MISSING_HOST =
-  "error: missing required argument 'host'. Put the server's address after connect, as chat serve printed it: chat connect 192.168.1.104 --pub public.pem";
+function newcomerHint(
+  command: string | undefined,
+  code: string,
+  operands: readonly string[],
+): string | null {
+  const example = "chat connect 192.168.1.104 --pub public.pem";
+  if (command === "connect" && code === "commander.missingArgument") {
+    return `Put the server's address after connect, as chat serve printed it: ${example}`;
+  }
+  if (command === "connect" && code === "commander.excessArguments") {
+    return operands.slice(1).every((operand) => /^\d+$/.test(operand))
+      ? "The port goes after --port (or the address, as 192.168.1.104:8767): chat connect 192.168.1.104 --port 8767"
+      : `The server's public key goes after --pub: ${example}`;
+  }
+  if (command === "serve" && code === "commander.excessArguments") {
+    return "The private key goes after --key: chat serve --key keys/private.pem";
+  }
+  return null;
+}
 
 export function parseCommandLine(args: readonly string[]): CliCommand {
   let result: CliCommand | null = null;
@@ -922,10 +942,14 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     program.parse([...args], { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      // connect's one argument is its host (the program takes no option
-      // before a command but --help and --version, which end it).
-      if (error.code === "commander.missingArgument" && args[0] === "connect") {
-        output = `${MISSING_HOST}\n${helpHint("chat connect")}\n`;
+      // The command is the first word: the program takes no option before
+      // it but --help and --version, which end it.
+      const name = args[0];
+      const command = program.commands.find((one) => one.name() === name);
+      const hint = newcomerHint(name, error.code, command?.args ?? []);
+      if (hint !== null) {
+        const said = error.message.replace(/\.?$/, ".");
+        output = `${said} ${hint}\n${helpHint(`chat ${name}`)}\n`;
       }
       return {
         cmd: "exit",

@@ -74,3 +74,25 @@ Deno.test("parseCommandLine says what to type when chat connect has no host", ()
     /missing required argument 'name'/,
   );
 });
+
+// Seen trying the README as a new user who knew the seed's
+// `python client.py 192.168.1.104 public.pem`: "too many arguments" alone.
+Deno.test("parseCommandLine says which flag a key or port given without one goes after, as the seed's programs took them", () => {
+  const cases: [string[], string][] = [
+    [
+      ["connect", "192.168.1.104", "public.pem"],
+      "error: too many arguments for 'connect'. Expected 1 argument but got 2. The server's public key goes after --pub: chat connect 192.168.1.104 --pub public.pem\n(run 'chat connect --help' for usage)\n",
+    ],
+    [
+      ["connect", "192.168.1.104", "8767"],
+      "error: too many arguments for 'connect'. Expected 1 argument but got 2. The port goes after --port (or the address, as 192.168.1.104:8767): chat connect 192.168.1.104 --port 8767\n(run 'chat connect --help' for usage)\n",
+    ],
+    [
+      ["serve", "private.pem"],
+      "error: too many arguments for 'serve'. Expected 0 arguments but got 1. The private key goes after --key: chat serve --key keys/private.pem\n(run 'chat serve --help' for usage)\n",
+    ],
+  ];
+  for (const [args, said] of cases) {
+    assert.equal(usageError(args), said, args.join(" "));
+  }
+});

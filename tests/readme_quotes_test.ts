@@ -197,8 +197,19 @@ Deno.test("README quotes the group likely meant added to the answer of /join of 
   quoted(`\`${reply.t === "error" ? reply.text : ""}\``);
 });
 
-Deno.test("README quotes what chat connect without a host says", () => {
-  const command = parseCommandLine(["connect"]);
-  assert.equal(command.cmd, "exit");
-  quoted(`$ chat connect ${command.cmd === "exit" ? command.output : ""}`);
+Deno.test("README quotes what chat connect without a host, and with a key without --pub, and chat serve with a key without --key, say", () => {
+  const cases = [
+    ["connect"],
+    ["connect", "192.168.1.104", "public.pem"],
+    ["serve", "private.pem"],
+  ];
+  for (const args of cases) {
+    const command = parseCommandLine(args);
+    assert.equal(command.cmd, "exit");
+    quoted(
+      `$ chat ${args.join(" ")} ${
+        command.cmd === "exit" ? command.output : ""
+      }`,
+    );
+  }
 });
