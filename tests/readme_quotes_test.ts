@@ -39,7 +39,6 @@ import { lookalikeGroupWarning } from "../src/client/lookalike_groups.ts";
 import { parseInput } from "../src/client/commands.ts";
 import { formatTransfers } from "../src/client/transfers_view.ts";
 import { offeredAgainLine } from "../src/client/offered_again.ts";
-import { withLikelyRecipient } from "../src/client/likely_recipient.ts";
 import { withLikelyName } from "../src/client/likely_name.ts";
 import { parseCommandLine } from "../src/cli.ts";
 
