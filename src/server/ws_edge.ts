@@ -951,16 +951,19 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
     this.#direct = DirectWrites.available
-      ? new DirectWrites(this.#socket, (frame, failed) => {
-        // Its length first: giving the buffer back may free it (a large
-        // one is detached at once), and a freed frame's length is 0, which
-        // would leave its bytes in the gauge for ever: past the gauge's
-        // bound, every sender is held and nothing is read again.
-        const bytes = frame.byteLength;
+      ? new DirectWrites(this.#socket, {
+        // Counted where they wait, piece by piece (a large frame goes in
+        // pieces): what is queued for this reader falls as it reads.
+        held: (bytes) => {
+          this.#unwritten += bytes;
+          this.#gauge?.add(bytes);
+        },
+        written: (bytes) => this.#written(bytes),
         // A failed write's buffer is left to the collector: whether the
         // handle still reads it is not said.
-        if (!failed) sendBuffers.written(frame);
-        this.#written(bytes);
+        done: (frame, failed) => {
+          if (!failed) sendBuffers.written(frame);
+        },
       })
       : null;
     const release = releaseReads
@@ -1107,12 +1110,9 @@ class WsConnection implements EdgeConnection, Pausable {
   #sendFrame(frame: Uint8Array<ArrayBuffer>, bytes: number): void {
     const direct = this.#direct?.write(frame);
     if (direct === "done") return sendBuffers.written(frame);
-    if (direct === "pending") {
-      // Counted as a frame bytes long until written: #written on its end.
-      this.#unwritten += frame.byteLength;
-      this.#gauge?.add(frame.byteLength);
-      return;
-    }
+    // Counted as it waits (the `held` the direct writes tell), as written
+    // each piece (`written`), and given back whole (`done`).
+    if (direct === "pending") return;
     const socket = this.#socket;
     const gauge = this.#gauge;
     if (gauge === null) {

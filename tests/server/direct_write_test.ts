@@ -14,7 +14,12 @@ import {
   type Server,
   type Socket,
 } from "node:net";
-import { type Direct, DirectWrites } from "../../src/server/direct_write.ts";
+import {
+  type Direct,
+  type DirectWriteEvents,
+  DirectWrites,
+  PIECE_BYTES,
+} from "../../src/server/direct_write.ts";
 import { until } from "../_helpers/bystanders.ts";
 
 const MIB = 1024 * 1024;
@@ -74,6 +79,30 @@ function readBytes(reader: Socket, bytes: number): Promise<Uint8Array> {
   });
 }
 
+/**
+ * Events for a DirectWrites that hand each finished buffer to `done` and
+ * check the bytes held against those written: never more written than held.
+ */
+function counted<T>(
+  done: (data: T, failed: boolean) => void,
+): DirectWriteEvents<T> & { held: (bytes: number) => void; heldBytes: number } {
+  let heldBytes = 0;
+  return {
+    get heldBytes() {
+      return heldBytes;
+    },
+    held(bytes) {
+      assert.ok(bytes > 0);
+      heldBytes += bytes;
+    },
+    written(bytes) {
+      assert.ok(bytes > 0 && bytes <= heldBytes, "written what was held");
+      heldBytes -= bytes;
+    },
+    done,
+  };
+}
+
 /** `length` bytes counting up from `start` (mod 251: no period of 2^k). */
 function numbered(start: number, length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
@@ -102,7 +131,9 @@ Deno.test("DirectWrites finds node's stream internals in this runtime, and a sma
   await using pair = await socketPair();
   const direct = new DirectWrites(
     pair.writer,
-    () => assert.fail("no pending write"),
+    counted(
+      () => assert.fail("no pending write"),
+    ),
   );
   const arrived = readBytes(pair.reader, 300);
   // A socket's first write goes through the stream: until the runtime has
@@ -118,7 +149,9 @@ Deno.test("DirectWrites declines while the stream has bytes queued or is corked,
   await using pair = await socketPair();
   const direct = new DirectWrites<Uint8Array<ArrayBuffer>>(
     pair.writer,
-    (_, failed) => assert.equal(failed, false),
+    counted(
+      (_, failed) => assert.equal(failed, false),
+    ),
   );
   // Held unread: the first 8 MiB, written directly, stays with the handle;
   // the stream's write after it waits behind it (and in the stream's queue).
@@ -152,10 +185,12 @@ Deno.test("DirectWrites leaves writes to a slow reader pending with the handle, 
   const finished: Uint8Array[] = [];
   const direct = new DirectWrites<Uint8Array<ArrayBuffer>>(
     pair.writer,
-    (data, failed) => {
-      assert.equal(failed, false);
-      finished.push(data);
-    },
+    counted(
+      (data, failed) => {
+        assert.equal(failed, false);
+        finished.push(data);
+      },
+    ),
   );
   pair.reader.pause();
   // Until the kernel's buffers are full and writes stay with the handle.
@@ -201,10 +236,12 @@ Deno.test("DirectWrites hands back every pending buffer as failed when the socke
   const failed: Uint8Array[] = [];
   const direct = new DirectWrites<Uint8Array<ArrayBuffer>>(
     pair.writer,
-    (data, wasFailed) => {
-      assert.equal(wasFailed, true);
-      failed.push(data);
-    },
+    counted(
+      (data, wasFailed) => {
+        assert.equal(wasFailed, true);
+        failed.push(data);
+      },
+    ),
   );
   pair.reader.pause();
   const pending: Uint8Array[] = [];
@@ -228,7 +265,9 @@ Deno.test("DirectWrites hands back every pending buffer as failed when the socke
   const ends: boolean[] = [];
   const next = new DirectWrites<Uint8Array<ArrayBuffer>>(
     second.writer,
-    (_, wasFailed) => ends.push(wasFailed),
+    counted(
+      (_, wasFailed) => ends.push(wasFailed),
+    ),
   );
   second.reader.pause();
   const large = numbered(0, 32 * MIB);
@@ -242,4 +281,60 @@ Deno.test("DirectWrites hands back every pending buffer as failed when the socke
   assertNumbered(await arrived, 0, large.byteLength);
   await ended;
   assert.deepEqual(ends, [false]);
+});
+
+Deno.test("DirectWrites hands a write larger than PIECE_BYTES over in pieces: what it holds falls as a slow reader reads, before the write is done", async () => {
+  await using pair = await socketPair();
+  const finished: Uint8Array[] = [];
+  const events = counted<Uint8Array<ArrayBuffer>>((data, failed) => {
+    assert.equal(failed, false);
+    finished.push(data);
+  });
+  const direct = new DirectWrites(pair.writer, events);
+  pair.reader.pause();
+  // Larger than the kernel's buffers on both sides can take, even grown
+  // (4 MiB to send, 32 MiB to receive at most here): most of it is held.
+  const large = numbered(0, 64 * MIB + 5);
+  assert.equal(direct.write(large), "pending");
+  const held = direct.pendingBytes;
+  assert.ok(held > 16 * MIB, `${held} bytes held`);
+  assert.equal(events.heldBytes, held);
+  // The reader takes a part of it and stops: the rest is still held, and
+  // less of it than before (one write of 64 MiB showed no fall until the
+  // reader had all of it).
+  const partBytes = 8 * MIB;
+  let read = 0;
+  const chunks: Uint8Array[] = [];
+  const onData = (chunk: Uint8Array) => {
+    chunks.push(chunk);
+    read += chunk.byteLength;
+    if (read >= partBytes) pair.reader.pause();
+  };
+  pair.reader.on("data", onData);
+  pair.reader.resume();
+  await until(
+    () => direct.pendingBytes < held,
+    "what is held to fall while the reader reads",
+  );
+  assert.deepEqual(finished, [], "the write is not done");
+  assert.equal(events.heldBytes, direct.pendingBytes);
+  assert.ok(direct.pendingBytes > 0);
+  pair.reader.off("data", onData);
+  // The rest, in order after what came.
+  const rest = readBytes(pair.reader, large.byteLength - read);
+  pair.reader.resume();
+  const all = new Uint8Array(large.byteLength);
+  let at = 0;
+  for (const chunk of [...chunks, await rest]) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  assertNumbered(all, 0, large.byteLength);
+  await until(() => finished.length === 1, "the write to finish");
+  assert.equal(finished[0], large);
+  assert.equal(direct.pendingBytes, 0);
+  assert.equal(events.heldBytes, 0);
+  // Only a write larger than a piece goes in pieces: the usual small one
+  // is one call, done at once on an idle socket.
+  assert.equal(direct.write(numbered(at, PIECE_BYTES)), "done");
 });
