@@ -50,11 +50,11 @@ export function watchQueueStall<Id, C extends { readonly backlog: number }>(
   // 60 connections of one address that stopped reading, while the room was
   // busy, held every sender on the server (nobody was read) for a period
   // each, one cut off every 5 s, about half of them before the queues fell
-  // below half the bound. Nor every one stuck in the first period: a backlog
-  // falls only as whole frames are written (a batch of up to 1 MiB takes
-  // over 5 s to a reader on a 1 Mbit/s link), and in the first period it
-  // also grows by what was read before senders were held; a second period
-  // without a fall is a reader that took nothing.
+  // below half the bound. Nor every one stuck in the first period: in it a
+  // backlog also grows by what was read before senders were held; a second
+  // period without a fall is a reader that took nothing. (A backlog falls
+  // piece by piece as the socket takes a frame, direct_write.ts: a batch of
+  // up to 1 MiB takes 8 s to a reader on a 1 Mbit/s link, a piece 0.5 s.)
   function cutOffStuck(): void {
     stall = undefined;
     if (!gauge.held) return;

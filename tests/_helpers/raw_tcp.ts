@@ -98,6 +98,11 @@ export class RawTcp {
   #pending: Uint8Array = new Uint8Array(0);
   #eof = false;
   #closed = false;
+  /**
+   * A slow reader: each socket read takes at most `bytes`, once `before`
+   * resolves. Null (the default): as much as has come, at once.
+   */
+  pace: { bytes: number; before(): Promise<void> } | null = null;
 
   private constructor(readonly conn: Deno.TcpConn) {}
 
@@ -255,9 +260,10 @@ export class RawTcp {
   /** Reads more bytes; false at end of stream. Throws past the deadline. */
   async #fill(deadline: number): Promise<boolean> {
     if (this.#eof) return false;
+    await this.pace?.before();
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(this.#timedOut());
-    const buffer = new Uint8Array(READ_BYTES);
+    const buffer = new Uint8Array(this.pace?.bytes ?? READ_BYTES);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let read: number | null;
     try {
