@@ -197,6 +197,7 @@ export class DirectWrites<T extends Uint8Array> {
         // Part of the frame is on its way and the rest cannot follow: the
         // connection is broken mid-frame. Destroyed, as the stream does
         // when a write fails (which fails the pieces held, at once).
+        if (held !== null) held.failed = true;
         this.#socket.destroy();
         break;
       }

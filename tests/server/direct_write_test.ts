@@ -85,7 +85,7 @@ function readBytes(reader: Socket, bytes: number): Promise<Uint8Array> {
  */
 function counted<T>(
   done: (data: T, failed: boolean) => void,
-): DirectWriteEvents<T> & { held: (bytes: number) => void; heldBytes: number } {
+): DirectWriteEvents<T> & { readonly heldBytes: number } {
   let heldBytes = 0;
   return {
     get heldBytes() {
@@ -234,15 +234,11 @@ Deno.test("DirectWrites leaves writes to a slow reader pending with the handle, 
 Deno.test("DirectWrites hands back every pending buffer as failed when the socket is destroyed mid-write, and the socket ends cleanly after end()", async () => {
   await using pair = await socketPair();
   const failed: Uint8Array[] = [];
-  const direct = new DirectWrites<Uint8Array<ArrayBuffer>>(
-    pair.writer,
-    counted(
-      (data, wasFailed) => {
-        assert.equal(wasFailed, true);
-        failed.push(data);
-      },
-    ),
-  );
+  const events = counted<Uint8Array<ArrayBuffer>>((data, wasFailed) => {
+    assert.equal(wasFailed, true);
+    failed.push(data);
+  });
+  const direct = new DirectWrites(pair.writer, events);
   pair.reader.pause();
   const pending: Uint8Array[] = [];
   for (let i = 0; pending.length < 3; i++) {
@@ -257,6 +253,8 @@ Deno.test("DirectWrites hands back every pending buffer as failed when the socke
   );
   assert.deepEqual(failed, pending);
   assert.equal(direct.pendingBytes, 0);
+  // Each held piece told written once, each buffer handed back once.
+  assert.equal(events.heldBytes, 0);
   // Destroyed: declined, not thrown.
   assert.equal(direct.write(new Uint8Array(10)), "declined");
 
