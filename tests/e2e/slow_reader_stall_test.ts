@@ -40,14 +40,15 @@ const SILENT_EVERY = 4;
 /**
  * The slow reader takes 16 KiB every 100 ms, about 160 KB a stall period:
  * a few of the server's 64 KiB pieces, a fraction of the frames it is sent
- * (300 to 900 KB each here).
+ * (hundreds of KiB each, as the server packs them).
  */
 const SLOW_READ_BYTES = 16 * 1024;
 const SLOW_READ_EVERY_MS = 100;
 /**
  * The server's kernel send buffer, as a slow link's would be (the kernel
- * doubles it): on loopback it grows to megabytes and hides the reader's
- * progress from the server (tests/_helpers/send_buffer.ts).
+ * doubles it): on loopback it grows to megabytes, which hid the slow
+ * reader's progress from the server and took in all that was sent to the
+ * one that reads nothing (nothing queued, it was never cut off).
  */
 const SEND_BUFFER_BYTES = 16 * 1024;
 
