@@ -159,7 +159,9 @@ export function signedPrekeyFor(
  * Publishes the keyring's bundle (with a new signed prekey once the old one
  * is a week old) and tops the server's one-time keys up to
  * {@link MAX_ONE_TIME_PREKEYS}; resolves with how many it then holds. New
- * keys are given to `save` before they are sent.
+ * keys are given to `save` before they are sent. `taken` is called each
+ * time the server takes a bundle: after the first (empty) one it holds the
+ * keys, even if the top-up after it is refused (own_keys_on_server.ts).
  *
  * @throws {E2eKeyError} if the server refuses
  */
@@ -168,6 +170,7 @@ export function publishPrekeys(
   keyring: Keyring,
   save: (keyring: Keyring) => Promise<void> = async () => {},
   now = Date.now(),
+  taken: () => void = () => {},
 ): Promise<number> {
   // One at a time per keyring: two at once (a quick reconnect's sign-in
   // while the last one still publishes) would both take the next ids and
@@ -178,7 +181,7 @@ export function publishPrekeys(
     inTurn = oneAtATime();
     publishing.set(keyring, inTurn);
   }
-  return inTurn(() => publishNow(client, keyring, save, now));
+  return inTurn(() => publishNow(client, keyring, save, now, taken));
 }
 
 const publishing = new WeakMap<Keyring, ReturnType<typeof oneAtATime>>();
@@ -188,11 +191,14 @@ async function publishNow(
   keyring: Keyring,
   save: (keyring: Keyring) => Promise<void>,
   now: number,
+  taken: () => void,
 ): Promise<number> {
   // A new signed prekey is saved before anyone can be handed it.
   if (await rotateSignedPrekey(keyring, now)) await save(keyring);
   // An empty top-up first: the server says how many it still holds.
   const held = await sendBundle(client, { ...keyring.bundle, oneTime: [] });
+  // It holds the bundle now: first messages to us can be made with it.
+  taken();
   const missing = MAX_ONE_TIME_PREKEYS - held;
   if (missing <= 0) return held;
   const fresh = await generatePrekeys(keyring.identity, {
@@ -214,10 +220,12 @@ async function publishNow(
   // Saved before the server has them: a key it could hand out must never be
   // one whose private half was lost.
   await save(keyring);
-  return await sendBundle(client, {
+  const topped = await sendBundle(client, {
     ...keyring.bundle,
     oneTime: fresh.bundle.oneTime,
   });
+  taken();
+  return topped;
 }
 
 /** A fetched, verified bundle and who it belongs to. */

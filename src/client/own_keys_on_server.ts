@@ -20,7 +20,10 @@
 export class OwnKeysOnServer {
   #standing: "asked" | "held" | "refused" = "asked";
 
-  /** A publish was taken: the server holds the keys from now on. */
+  /**
+   * A bundle was taken (the empty one a publish starts with too): the
+   * server holds the keys from now on.
+   */
   held(): void {
     this.#standing = "held";
   }

@@ -51,14 +51,19 @@ export function publishKeys(
   if (e2e === undefined) return Promise.resolve();
   let unsupported = false;
   const publish = () =>
-    publishPrekeys(client, e2e.keyring, e2e.save).then(
-      (held) => {
-        e2e.onServer?.held();
-        topUps.done?.(held);
-      },
+    // Told as each bundle is taken: the first (empty) one taken and the
+    // top-up after it refused, the server holds our keys all the same.
+    publishPrekeys(
+      client,
+      e2e.keyring,
+      e2e.save,
+      undefined,
+      () => e2e.onServer?.held(),
+    ).then(
+      (held) => topUps.done?.(held),
       (error) => {
         if (client.isOver) return;
-        // Refused: unless an earlier publish was taken, the server has no
+        // Refused: unless a bundle was taken before, the server has no
         // keys of ours, and says "no keys" to a note to ourselves.
         e2e.onServer?.refused();
         if (error instanceof E2eKeyError && error.code === "bad_request") {

@@ -67,7 +67,9 @@ export interface HostileE2e {
  * client message the server does not answer itself (file messages, say).
  * `tty`: bob's input and output are a terminal (an interactive session).
  * `refusePublish`: every key publish is refused (`limit`), so that bob's
- * client holds keys the server says nothing of.
+ * client holds keys the server says nothing of; `"one_time"`: only those
+ * carrying one-time keys are, the first (empty) one taken, so that the
+ * server holds bob's bundle all the same.
  */
 export async function startHostileE2e(
   prefix: string,
@@ -76,7 +78,7 @@ export async function startHostileE2e(
   members?: MembersOf,
   { tty = false, refusePublish = false }: {
     tty?: boolean;
-    refusePublish?: boolean;
+    refusePublish?: boolean | "one_time";
   } = {},
 ): Promise<HostileE2e> {
   const server = await startHostileServer();
@@ -131,7 +133,7 @@ export function serveSignIn(
   channel: SecureChannel,
   onOther: (message: ClientMessage, body: Uint8Array) => void,
   members?: MembersOf,
-  { refusePublish = false }: { refusePublish?: boolean } = {},
+  { refusePublish = false }: { refusePublish?: boolean | "one_time" } = {},
 ): Promise<PrekeyBundle> {
   const published = Promise.withResolvers<PrekeyBundle>();
   (async () => {
@@ -164,8 +166,11 @@ export function serveSignIn(
             const bundle = decodeBundle(
               JSON.parse(new TextDecoder().decode(body)),
             );
+            const refused = refusePublish === "one_time"
+              ? bundle.oneTime.length > 0
+              : refusePublish;
             answer(
-              refusePublish
+              refused
                 ? {
                   t: "error",
                   re: message.id,
@@ -180,7 +185,7 @@ export function serveSignIn(
             );
             if (bundle.oneTime.length > 0) {
               published.resolve({ ...bundle, oneTime: [bundle.oneTime[0]!] });
-            } else if (refusePublish) {
+            } else if (refusePublish === true) {
               // Refused at the first (empty) one: no more come.
               published.resolve(bundle);
             }

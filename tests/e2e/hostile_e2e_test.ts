@@ -306,6 +306,39 @@ Deno.test("chat connect whose keys the server refused shows its own note to itse
   );
 });
 
+Deno.test("chat connect whose bundle the server took but whose one-time keys it refused still refuses a plain note to itself", async () => {
+  // The server holds bob's bundle (the first, empty publish was taken), so
+  // his notes to himself go end to end: a refused top-up after it must not
+  // let a plain one, which only the host could have written, pass for his.
+  let chan: SecureChannel | null = null;
+  await using run = await startHostileE2e(
+    "chat-e2e-one-time-refused-self-",
+    () => [],
+    () => {},
+    undefined,
+    { refusePublish: "one_time" },
+  );
+  const { bob, channel } = run;
+  chan = channel;
+  await bob.waitFor(
+    /End-to-end keys not published: .*This test server takes no keys/,
+  );
+  chan.send(
+    { t: "private", from: "bob", ts: Date.now(), id: 1, seq: 1 },
+    new TextEncoder().encode("forged note"),
+  );
+  // Shown or refused, whichever it comes to.
+  await bob.waitUntil(
+    () =>
+      /forged note/.test(bob.stdout) || /from you to yourself/.test(bob.stderr),
+    "the forged note shown or refused",
+  );
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.doesNotMatch(bob.stdout, /forged note/);
+  assert.match(bob.stderr, /A private message from you to yourself/);
+});
+
 Deno.test("chat connect warns that a plain group message from a member known to use end-to-end keys may be the server's", async () => {
   await using run = await startHostileE2e("chat-e2e-hostile-plain-group-");
   const { bob, channel, alice } = run;
