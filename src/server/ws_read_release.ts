@@ -1,7 +1,8 @@
 /**
  * Frees what the server reads from a socket as soon as `ws` is done with it.
  *
- * Each read from a socket is a new 64 KiB buffer; `ws` parses frames out of
+ * Each read from a socket is a new buffer of what that read took (up to 64
+ * KiB; a read of one byte is a one-byte buffer); `ws` parses frames out of
  * them and copies each message out (or hands over a whole one), after which
  * they are garbage. V8 collects dead ArrayBuffers only once about 64 MiB of
  * them have piled up (see `releaseBuffer`), so a client sending a file made
