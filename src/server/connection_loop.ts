@@ -101,6 +101,11 @@ export async function serveConnection(
   const budget = new RunBudget(limits.maxQueuedBytes);
   // The next frame, asked for and not come yet (while acks are held).
   let incoming: ReturnType<SecureChannel["receive"]> | null = null;
+  // A run's wait for the cluster's log ends when the peer closes: the log
+  // keeps a line however long NATS is away, and a loop that waited on would
+  // never end the connection (the user listed online, the session held,
+  // until NATS came back). The line still goes to the log.
+  const peerGone = new PeerGone(channel.closed);
   try {
     for (;;) {
       // Held back while recipients' queues are over the bound (the edge
@@ -176,10 +181,12 @@ export async function serveConnection(
         }
         // Not after the wait: the log's records are applied meanwhile.
         link!.shareGroupChanges();
-        return settle(shared, run, routed).then((settled) => {
-          // Dismissed while the log took the run's messages.
-          if (channels.has(id)) deliverRouted(settled);
-        });
+        return peerGone.orSooner(
+          settle(shared, run, routed).then((settled) => {
+            // Dismissed while the log took the run's messages.
+            if (channels.has(id)) deliverRouted(settled);
+          }),
+        );
       };
       if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);
       for (const { header, body } of batch) {
@@ -426,6 +433,37 @@ export async function serveConnection(
     channel.close(code, "protocol error");
   } finally {
     endServed(core, id, conn, channel, group, said);
+  }
+}
+
+/**
+ * Ends a connection loop's waits once its peer has closed: one listener on
+ * the channel's end for the connection's life, not one per wait (a reaction
+ * per run would pile up on a promise that settles only at the end).
+ */
+class PeerGone {
+  #gone = false;
+  readonly #waiting = new Set<() => void>();
+
+  constructor(closed: Promise<unknown>) {
+    closed.then(() => {
+      this.#gone = true;
+      for (const wake of this.#waiting) wake();
+    });
+  }
+
+  /**
+   * Resolves (or rejects) as `work` does, or resolves as soon as the peer
+   * has closed; `work` goes on, what it comes to is no one's.
+   */
+  orSooner(work: Promise<void>): Promise<void> {
+    let wake = () => {};
+    return new Promise<void>((resolve, reject) => {
+      wake = resolve;
+      this.#waiting.add(wake);
+      if (this.#gone) resolve();
+      work.then(resolve, reject);
+    }).finally(() => this.#waiting.delete(wake));
   }
 }
 
