@@ -175,7 +175,7 @@ function parseClusterUrls(value: string): string[] {
       `'${shown}' is not a nats://HOST:PORT URL${
         shown === one
           ? ""
-          : " (write @ : / , in a user, password or token as %40 %3A %2F %2C)"
+          : " (write @ : / , ? # in a user, password or token as %40 %3A %2F %2C %3F %23)"
       }.`,
     );
     let url: URL;

@@ -142,3 +142,16 @@ Deno.test("parseCommandLine takes host:port URLs without nats:// before one with
     "nats://chat:pw@h3:4222",
   ]);
 });
+
+Deno.test("parseCommandLine refuses a --cluster token or password holding ? # or / typed as is, and never prints it", () => {
+  // nats://Q7#ZX@h:4222 reads as host Q7, the rest a fragment: taken, the
+  // node dialed Q7 and its error printed the URL, token and all.
+  for (const secret of ["Q7#ZX", "Q7?ZX", "#Q7ZX", "chat:Q7#ZX", "chat:7?ZX"]) {
+    for (const value of [`nats://${secret}@h:4222`, `${secret}@h:4222`]) {
+      const command = parseCommandLine(["serve", "--cluster", value]);
+      assert.equal(command.cmd, "exit", value);
+      assert.doesNotMatch(command.output, /Q7|ZX/, value);
+      assert.match(command.output, /%3F %23/, value);
+    }
+  }
+});

@@ -98,7 +98,8 @@ function beginsNatsUrl(part: string): boolean {
  * credentials hidden (hideNatsCredentials), and with them what looks like
  * a scheme but is not `nats://` (`Q7://@h`: the rest of a password cut at
  * a comma); and `***` alone for one without an `@` that is not a NATS URL
- * and comes before one with an `@`: it may be the start of a password cut
+ * (or has a `/` `?` or `#` after its port) and comes before one with an
+ * `@`: it may be the start of a password cut
  * at a comma (`nats://chat:pa,nats://x@h` is two URLs only as read).
  */
 export function shownNatsUrl(urls: readonly string[], i: number): string {
@@ -109,7 +110,18 @@ export function shownNatsUrl(urls: readonly string[], i: number): string {
       : `***${url.slice(url.lastIndexOf("@"))}`;
   }
   const before = urls.slice(i + 1).some((later) => later.includes("@"));
-  return before && !readsAsNatsUrl(url) ? "***" : url;
+  return before && !(readsAsNatsUrl(url) && endsAtPort(url)) ? "***" : url;
+}
+
+/**
+ * Whether `url` (one that reads as a NATS URL) has nothing after its host
+ * and port: a `/` `?` or `#` there is a piece of a password cut at a comma
+ * (`nats://chat:/pw,nats://@h`), which natsServers refuses.
+ */
+function endsAtPort(url: string): boolean {
+  const parsed = new URL(url.includes("://") ? url : `nats://${url}`);
+  return parsed.search === "" && parsed.hash === "" &&
+    /^\/?$/.test(parsed.pathname);
 }
 
 /** The text of `part` (a URL's user or password) decoded, or null if it has a `%` that is not percent-encoding. */
@@ -128,8 +140,10 @@ function decoded(part: string): string | null {
  * URL that carries any must carry the same. The NATS client itself takes
  * only host and port from a URL: credentials left in it were dropped, and a
  * node could not join a NATS server that asks for them. Throws, printing no
- * credential, for a `%` that is not percent-encoding and for `USER:@` or
- * `:PASS@` (one half of a user and password missing: a token is `TOKEN@`).
+ * credential, for a `%` that is not percent-encoding, for a `?` `#` or `/`
+ * after the host (a password or token holding one, typed as is), and for
+ * `USER:@` or `:PASS@` (one half of a user and password missing: a token
+ * is `TOKEN@`).
  */
 export function natsServers(
   urls: readonly string[],
@@ -137,14 +151,22 @@ export function natsServers(
   const servers: string[] = [];
   let auth: NatsAuth = {};
   let given: string | null = null;
-  for (const one of urls) {
+  for (const [i, one] of urls.entries()) {
     const url = new URL(one.includes("://") ? one : `nats://${one}`);
-    const shown = hideNatsCredentials(one);
+    const shown = shownNatsUrl(urls, i);
     const user = decoded(url.username);
     const pass = decoded(url.password);
     if (user === null || pass === null) {
       throw new Error(
         `The credentials in the NATS URL ${shown} have a % that is not percent-encoding: write % as %25 (and @ : / as %40 %3A %2F)`,
+      );
+    }
+    // A NATS URL has nothing after its port: a ? # or / there is in a
+    // password or token typed as is (nats://tok#en@h reads as host tok,
+    // the rest a fragment), and the URL dialed would carry it into errors.
+    if (url.search !== "" || url.hash !== "" || !/^\/?$/.test(url.pathname)) {
+      throw new Error(
+        `The NATS URL ${shown} has a ? # or / after its host: write ? # / in a user, password or token as %3F %23 %2F`,
       );
     }
     // The URL parser reads USER:@HOST as USER@HOST (a token): only the text

@@ -200,3 +200,15 @@ Deno.test("shownNatsUrl hides credentials, and a part that may begin a password 
   // Without an @ after it, a part holds no credentials.
   assert.equal(shownNatsUrl(["nats://h:x"], 0), "nats://h:x");
 });
+
+Deno.test("natsServers refuses a ? # or / after the host (a token or password typed as is) without printing it", () => {
+  for (const url of ["nats://t0k#en@h:4222", "nats://t0k?en@h:4222"]) {
+    assert.throws(
+      () => natsServers([url]),
+      (error: Error) =>
+        !/t0k|en@/.test(error.message) && /%3F %23 %2F/.test(error.message),
+      url,
+    );
+  }
+  assert.deepEqual(natsServers(["nats://h:4222/"]).servers, ["nats://h:4222"]);
+});
