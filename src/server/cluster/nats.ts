@@ -69,9 +69,13 @@ export async function connectNats(
  * to 13 tries: tests/server/cluster/nats_peer_reset_test.ts). The client
  * learns that the connection is gone all the same (it closed it, or its
  * `close` event), and reconnects; the error itself is dropped here. Only
- * a Node-style socket's (with a `syscall`: the NATS client's are the only
- * ones a node has): Deno's own errors carry the same codes but no
- * `syscall`, and one nothing catches still ends the process, as a bug.
+ * a Node-style socket's (with a `syscall`): Deno's own errors carry the
+ * same codes but no `syscall`, and one nothing catches still ends the
+ * process, as a bug. The NATS client's are not the only such sockets: the
+ * edge's node:http, node:net and node:tls sockets (ws_edge.ts,
+ * tls_bridge.ts) are too, each with its own `error` listener; one left
+ * without would end a single node and, on a cluster node, be dropped here
+ * unseen (the event cannot tell whose socket it was).
  */
 function guardPeerResets(): void {
   if (peerResetsGuarded) return;
