@@ -108,13 +108,6 @@ export class ClusterLog {
   #applied = 0;
   readonly #waiters = new PositionWaiters();
   #stopped = false;
-  /**
-   * Records with a message id being published, by id: one sent again
-   * (its client resending the line with its cid after a reconnect, which a
-   * long NATS outage brings every minute) joins the first's retries, not
-   * one more loop of its own kept however long NATS is away.
-   */
-  readonly #publishing = new Map<string, Promise<Published>>();
   #stopConsumer: (() => void) | null = null;
 
   private constructor(
@@ -214,21 +207,10 @@ export class ClusterLog {
    * sender gets means this), with its sequence. Rejects as
    * ClusterLogPort.publish says (port.ts).
    */
-  publish(record: LogRecord): Promise<Published> {
-    const msgID = logMessageId(record);
-    if (msgID === null) return this.#publish(record, msgID);
-    const already = this.#publishing.get(msgID);
-    if (already !== undefined) return already;
-    const publishing = this.#publish(record, msgID).finally(() =>
-      this.#publishing.delete(msgID)
-    );
-    this.#publishing.set(msgID, publishing);
-    return publishing;
-  }
-
-  async #publish(record: LogRecord, msgID: string | null): Promise<Published> {
+  async publish(record: LogRecord): Promise<Published> {
     // Encoded now: the body may be a received frame that is reused later.
     const bytes = encodeLogRecord(record);
+    const msgID = logMessageId(record);
     // The monotonic clock: a wall clock set forward would end the retries at
     // once, set back stretch them far past RETRY_FOR_MS.
     const started = performance.now();

@@ -100,38 +100,3 @@ Deno.test({
     }
   },
 });
-
-Deno.test({
-  name:
-    "ClusterLog sends a record published again with the same sender and cid while NATS is away once: the copies join the first's retries",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
-    const nc = await connectNats([nats.url], "log-test");
-    try {
-      const log = await ClusterLog.open(nc, () => {});
-      const line: LogRecord = {
-        kind: "public",
-        from: "alice",
-        ts: 1,
-        cid: CID,
-        body,
-      };
-      await nats.crash();
-      // A client resending its line after each reconnect while NATS is
-      // away: before, each copy was one more loop sending it again.
-      const copies = Array.from(
-        { length: 20 },
-        (_, i) => log.publish({ ...line, ts: 1 + i }),
-      );
-      await nats.restart();
-      const published = await Promise.all(copies);
-      assert.deepEqual(
-        published,
-        copies.map(() => ({ seq: 1, duplicate: false })),
-      );
-    } finally {
-      await nc.close();
-    }
-  },
-});
