@@ -41,6 +41,7 @@ import { formatTransfers } from "../src/client/transfers_view.ts";
 import { offeredAgainLine } from "../src/client/offered_again.ts";
 import { withLikelyName } from "../src/client/likely_name.ts";
 import { parseCommandLine } from "../src/cli.ts";
+import { PRESS_A_KEY, TAP_RETRY } from "../src/client/reconnect_status.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -211,4 +212,9 @@ Deno.test("README quotes what chat connect without a host, and with a key withou
       }`,
     );
   }
+});
+
+Deno.test("README quotes how a reconnection's wait is cut short, with keys and on a touch screen", () => {
+  quoted(`"${PRESS_A_KEY}"`);
+  quoted(`"${TAP_RETRY}"`);
 });

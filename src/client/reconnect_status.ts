@@ -97,14 +97,24 @@ export type ReconnectState =
   /** No more attempts. */
   | { kind: "gave_up"; reason: string };
 
+/** What a wait says cuts it short on a terminal, or a page with keys. */
+export const PRESS_A_KEY = "press a key to retry now";
+/**
+ * What it says on a touch screen, which has no keys to press (the web page
+ * shows a Retry now button there).
+ */
+export const TAP_RETRY = "tap Retry now";
+
 /**
  * The status row shown on a terminal while reconnecting, or null when
- * there is nothing to show (back in). `queued`: lines typed meanwhile.
+ * there is nothing to show (back in). `queued`: lines typed meanwhile;
+ * `retryHint`: how to cut a wait short (PRESS_A_KEY, or TAP_RETRY).
  */
 export function statusLine(
   state: ReconnectState,
   queued: number,
   now: number,
+  retryHint: string = PRESS_A_KEY,
 ): string | null {
   const waiting = queued === 0
     ? ""
@@ -114,7 +124,7 @@ export function statusLine(
       return `${state.reason} Reconnecting${waiting}...`;
     case "waiting": {
       const seconds = Math.max(0, Math.ceil((state.retryAt - now) / 1000));
-      const key = state.keyUsed === true ? "" : "; press a key to retry now";
+      const key = state.keyUsed === true ? "" : `; ${retryHint}`;
       return `Reconnecting in ${seconds} s (attempt ${state.attempt}${waiting}${key})${
         lastTry(state.lastError)
       }`;

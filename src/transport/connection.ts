@@ -203,6 +203,19 @@ export class Inbox {
   }
 }
 
+/**
+ * A WebSocket that did not open. A browser does not say why (a server gone,
+ * or one refusing it for now with a 503 for its address's handshake rate:
+ * docs/PROTOCOL.md 1.1, look the same): a page tries its first connection
+ * again on this error alone, and says at once any other, which has a reason.
+ */
+export class NotOpenedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotOpenedError";
+  }
+}
+
 export class WebSocketConnection implements Connection {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
@@ -251,7 +264,7 @@ export class WebSocketConnection implements Connection {
       const onError = (event: Event) => {
         socket.removeEventListener("open", onOpen);
         const message = event instanceof ErrorEvent ? event.message : "";
-        reject(new Error(message || `Cannot connect to ${url}`));
+        reject(new NotOpenedError(message || `Cannot connect to ${url}`));
       };
       socket.addEventListener("open", onOpen, { once: true });
       socket.addEventListener("error", onError, { once: true });

@@ -88,9 +88,11 @@ import {
   FIRST_CONNECT_TRIES,
   HELD_BACK,
   heldBack,
+  PRESS_A_KEY,
   reconnectDelay,
   type ReconnectState,
   statusLine,
+  TAP_RETRY,
 } from "../client/reconnect_status.ts";
 import { hasTextBody, leftOut, type Style } from "../client/render.ts";
 import { sortedNames } from "../client/name_order.ts";
@@ -152,6 +154,7 @@ import { type FileTarget, KEYS_IN_OFFERS, WebFiles } from "./web_files.ts";
 import { pageText } from "./page_text.ts";
 import { changedServerKeyMessage } from "./server_pin.ts";
 import { checkServerKeyInBrowser } from "./server_key_store.ts";
+import { NotOpenedError } from "../transport/connection.ts";
 
 const NAME_KEY = "chat.name";
 
@@ -187,6 +190,8 @@ const ui = {
   status: element<HTMLElement>("status"),
   statusSaid: element<HTMLElement>("status-said"),
   again: element<HTMLElement>("again"),
+  retry: element<HTMLElement>("retry"),
+  retryNow: element<HTMLButtonElement>("retry-now"),
   connectAgain: element<HTMLButtonElement>("connect-again"),
   privacy: element<HTMLElement>("privacy"),
 };
@@ -2126,7 +2131,8 @@ let keyChangedText = "";
 /**
  * Whether connect's last try failed to open its WebSocket at all: the
  * browser does not say why (a server gone, or one refusing it for now with
- * a 503 for its address's handshake rate: PROTOCOL 1.1).
+ * a 503 for its address's handshake rate: PROTOCOL 1.1). Only such a try
+ * is made again by connectFirst; one that failed later has its reason.
  */
 let unopened = false;
 
@@ -2166,12 +2172,17 @@ async function connect(): Promise<ChatClient | null> {
   } catch (error) {
     // A browser never says why a WebSocket failed to open (connection.ts
     // then says only "Cannot connect to ws://..."): nothing to add to it.
-    const why = messageOf(error);
-    unopened = true;
-    lastConnectError = why.startsWith("Cannot connect to ")
+    unopened = error instanceof NotOpenedError;
+    lastConnectError = unopened
       ? `Cannot connect to ${host}. Is 'chat serve' running there?`
-      : `Cannot connect to ${host}: ${why}`;
-    // Said by connectFirst once it stops trying, or by a reconnection.
+      : `Cannot connect to ${host}: ${messageOf(error)}`;
+    // One that did not open is said by connectFirst once it stops trying
+    // (it may be let in at a later try), or by a reconnection. Any other
+    // (the handshake failed: a protocol version this page does not speak,
+    // a server's hello that does not check out) has its reason, which
+    // another try would not change: said at once. Before, it was hidden
+    // behind "did not let this page in yet" for the 12 to 25 s of tries.
+    if (!unopened) setJoinError(`ERROR: ${lastConnectError}`);
     return null;
   }
   const fingerprint = next.serverFingerprint;
@@ -2699,7 +2710,7 @@ const retries = new RetryWait();
 let showReconnecting: () => void = () => {};
 /**
  * The wait between the tries of the page's first connection (connectFirst):
- * no key cuts it short, as typing one's name would.
+ * no key cuts it short, as typing one's name would; Join does (join).
  */
 const firstWaits = new RetryWait();
 /** Ends the wait before the next attempt, whatever was pressed. */
@@ -2710,6 +2721,12 @@ const retryNow = () => {
 // As the terminal, and as the status line says while waiting ("press a key
 // to retry now"): a key tries again at once.
 document.addEventListener("keydown", () => retries.nudge());
+/**
+ * A touch screen (a phone, a tablet) has no keys to press: its status line
+ * says "tap Retry now" and shows that button, which does what a key does.
+ */
+const touch = matchMedia("(pointer: coarse)");
+ui.retryNow.addEventListener("click", () => retries.nudge());
 
 /**
  * Reconnects as the terminal client does (reconnect_status.ts): 1, 2, 4,
@@ -2719,8 +2736,20 @@ document.addEventListener("keydown", () => retries.nudge());
  */
 async function reconnect(reason: string): Promise<void> {
   let state: ReconnectState = { kind: "lost", reason };
-  const show = () =>
-    setStatus(statusLine(state, queued.length, Date.now()) ?? "");
+  const show = () => {
+    const tap = touch.matches;
+    setStatus(
+      statusLine(
+        state,
+        queued.length,
+        Date.now(),
+        tap ? TAP_RETRY : PRESS_A_KEY,
+      ) ?? "",
+    );
+    // Only while a wait can still be cut short, as the status line says.
+    ui.retry.hidden = !tap || state.kind !== "waiting" ||
+      state.keyUsed === true;
+  };
   show();
   showReconnecting = show;
   const ticker = setInterval(show, 1000);
@@ -2822,6 +2851,7 @@ async function reconnect(reason: string): Promise<void> {
   } finally {
     clearInterval(ticker);
     showReconnecting = () => {};
+    ui.retry.hidden = true;
   }
 }
 
@@ -2964,6 +2994,9 @@ async function connectAgain(): Promise<void> {
 ui.connectAgain.addEventListener("click", () => void connectAgain());
 
 async function join(name: string): Promise<void> {
+  // Join while the first connection waits for its next try: it tries at
+  // once. Before, the click waited out the rest of the wait (up to 10 s).
+  firstWaits.wake();
   ui.joinButton.disabled = true;
   setJoinError("");
   try {

@@ -10,6 +10,7 @@ import {
   reconnectDelay,
   StateChanges,
   statusLine,
+  TAP_RETRY,
 } from "../../src/client/reconnect_status.ts";
 
 Deno.test("reconnectDelay doubles from 1 s, never passes 10 s, and keeps 50-100 % of the step", () => {
@@ -27,6 +28,24 @@ Deno.test("reconnectDelay doubles from 1 s, never passes 10 s, and keeps 50-100 
     const delay = reconnectDelay(attempt);
     assert.ok(delay > 0 && delay <= RECONNECT_MAX_MS, `${attempt}: ${delay}`);
   }
+});
+
+Deno.test("statusLine says how a touch screen cuts the wait short, and nothing once it did", () => {
+  const now = 1_000_000;
+  const waiting = {
+    kind: "waiting",
+    attempt: 4,
+    retryAt: now + 6000,
+    lastError: null,
+  } as const;
+  assert.equal(
+    statusLine(waiting, 0, now, TAP_RETRY),
+    "Reconnecting in 6 s (attempt 4; tap Retry now)",
+  );
+  assert.equal(
+    statusLine({ ...waiting, keyUsed: true }, 0, now, TAP_RETRY),
+    "Reconnecting in 6 s (attempt 4)",
+  );
 });
 
 Deno.test("statusLine counts down to the next attempt, says what failed and how many lines wait", () => {
