@@ -148,8 +148,12 @@ export interface ConnectionLimits {
    * handshake. `ws` keeps each read until the frame is whole, and the server
    * looks over all it keeps at every read (ws_read_release.ts): a frame sent
    * a byte per TCP segment was up to 262,144 reads held in memory, each read
-   * slower than the last. A 1 MiB frame in the smallest segments TCP sends
-   * (536 bytes) is 1957 reads; the handshake's texts are a few KiB.
+   * slower than the last. The largest frame (MAX_FRAME_BYTES) in the
+   * smallest segments an honest peer's TCP sends is 2098 reads, about half
+   * the limit: 500 bytes each over Linux's smallest path MTU (552, less 40
+   * bytes of IP and TCP headers and 12 of timestamps; 536-byte segments
+   * carry 524). The handshake's texts are a few KiB.
+   * (tests/server/ws_frame_reads_test.ts sends it so.)
    */
   maxHandshakeFrameReads: number;
   maxFrameReads: number;

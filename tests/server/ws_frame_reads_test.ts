@@ -10,6 +10,7 @@ import { assertStillChatting, bystanders } from "../_helpers/bystanders.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { RawTcp, TcpChatPeer } from "../_helpers/raw_tcp.ts";
 import { WAIT_MS } from "../_helpers/patience.ts";
+import { MAX_FRAME_BYTES } from "../../src/protocol/limits.ts";
 
 /** A masked binary frame's header announcing `length` bytes (64-bit form). */
 function frameHeader(length: number): Uint8Array {
@@ -71,4 +72,46 @@ Deno.test("startServer closes with 1008 a frame that comes in more than 4096 rea
   assert.equal(code, CloseCode.policyViolation, `after ${sent} bytes`);
   assert.ok(sent >= 4096, `cut off after only ${sent} one-byte writes`);
   await assertStillChatting(users, "after a frame in one-byte reads");
+});
+
+/**
+ * Sends a `length`-byte frame in writes of `segment` bytes, each after the
+ * server had a turn to read the last (a slow link delivering one small TCP
+ * segment per read). Resolves with the close code (null: still open once
+ * all went and the wait ended) and the bytes of payload sent.
+ */
+async function inSegments(
+  tcp: RawTcp,
+  length: number,
+  segment: number,
+): Promise<{ code: number | null; sent: number }> {
+  let closed: number | null | undefined;
+  const reading = tcp.readUntilClosed(6 * WAIT_MS).then(
+    ({ code }) => closed = code,
+    () => closed = null,
+  );
+  await tcp.write(frameHeader(length));
+  const payload = new Uint8Array(segment);
+  let sent = 0;
+  while (closed === undefined && sent < length) {
+    const bytes = Math.min(segment, length - sent);
+    if (!await tcp.write(payload.subarray(0, bytes))) break;
+    sent += bytes;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await reading;
+  return { code: closed ?? null, sent };
+}
+
+// The largest frame a peer may send (MAX_FRAME_BYTES), over the worst link
+// an honest peer's TCP uses: Linux lowers a path's MTU no further than 552
+// bytes (min_pmtu), which less 40 bytes of IP and TCP headers and 12 of
+// timestamps carries 500 bytes a segment: 2098 reads, under 4096.
+Deno.test("startServer takes the largest frame whole when it comes 500 bytes a read, as over the smallest path MTU (2098 reads)", async () => {
+  await using server = await startTestServer();
+  const peer = await TcpChatPeer.connect(server.port, server.spki);
+  const { code, sent } = await inSegments(peer.tcp, MAX_FRAME_BYTES, 500);
+  assert.equal(sent, MAX_FRAME_BYTES, `cut off after ${sent} bytes`);
+  // Its bytes are no sealed frame: opening it fails, after it was whole.
+  assert.notEqual(code, CloseCode.policyViolation, `after ${sent} bytes`);
 });
