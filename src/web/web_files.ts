@@ -625,20 +625,25 @@ export class WebFiles {
     // Refused with slow_down (a burst of files), it goes again after the
     // server's pause, still in its turn, as the terminal's.
     // The whole file's digest, keyed (the digest key is the file key's
-    // alone), in every offer: the page hashed the file already. A
-    // recipient that had this very file from us a moment ago claims it
-    // whole (our connection broke before we heard it arrived); one that had
-    // another under its name and size is asked (PROTOCOL.md 5.6 "Resume").
-    const whole = await (await FileCipher.create(key, 0, size)).keyedDigest(
-      sha256,
-    );
+    // alone), in every offer whose key the server cannot read: the page
+    // hashed the file already. A recipient that had this very file from us
+    // a moment ago claims it whole (our connection broke before we heard it
+    // arrived); one that had another under its name and size is asked
+    // (PROTOCOL.md 5.6 "Resume"). With the key in the offer, the server
+    // could test a guess of the file by it, though the offer be declined
+    // and not a byte of the file cross: a recipient is then asked again.
+    const whole = keyFields.key !== undefined ? {} : {
+      sha256: await (await FileCipher.create(key, 0, size)).keyedDigest(
+        sha256,
+      ),
+    };
     const reply = await offerWithPatience(this.#client, {
       t: "file_offer",
       name,
       size,
       ...target,
       ...keyFields,
-      sha256: whole,
+      ...whole,
     }, {
       listed: (offer, withdraw) =>
         this.#mine.set(offer, { fileNumber, name, target, withdraw }),

@@ -118,6 +118,36 @@ Deno.test("WebFiles: an offer the user declines reaches the sender as refused wi
   await bob.quit();
 });
 
+// A recipient without end-to-end keys gets the file key in the offer, which
+// the server reads: with the keyed digest beside it, the server could test a
+// guess of the file's contents, though the offer be declined and not a byte
+// of the file cross.
+Deno.test("WebFiles sends no digest (sha256) in an offer whose key the server can read", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const offers: FileOfferNotice[] = [];
+  const bobSide = recorder(false);
+  listen(bob.client, {
+    ...bobSide.callbacks,
+    ask(offer, answer) {
+      offers.push(offer);
+      bobSide.callbacks.ask(offer, answer);
+    },
+  });
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  await aliceFiles.send(
+    { to: "bob" },
+    new File([randomBytes(1000)], "guess.bin"),
+    { offered() {}, answered() {}, progress() {} },
+  );
+  assert.equal(offers.length, 1);
+  assert.match(offers[0]!.key ?? "", /^[0-9a-f]{64}$/, "the key, in the clear");
+  assert.equal(offers[0]!.sha256, undefined);
+  await alice.quit();
+  await bob.quit();
+});
+
 // The page said "Offering no.bin ... to ghost; waiting for an answer." and
 // then that ghost is not online, as the terminal did.
 Deno.test("WebFiles says it is offering only once the offer reached someone: not for a name or group the server refuses outright", async () => {
