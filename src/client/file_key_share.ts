@@ -30,6 +30,7 @@ import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
 import { pendingOf, SEND_WAIT_MS } from "./answer_within.ts";
 import { withPatience } from "./with_patience.ts";
+import { keylessFileLine, sendsInTheClear } from "./keyless_members.ts";
 import {
   MAX_NEW_NAMED,
   membersOf,
@@ -793,12 +794,20 @@ export async function shareFileKey(
   const givenLine = group !== undefined && given.length > 0
     ? fileGivenLine(name, group, given, sender.chainGivenTo?.(group) ?? null)
     : undefined;
-  if (keyless.length > 0) {
+  // In a group where someone has keys, the keyless members (perhaps made
+  // up by the host to read it) are left out: the key stays out of the
+  // offer. Only one keyless recipient, or a group of old clients only, gets
+  // it in the clear, as before.
+  const inTheClear = keyless.length > 0 &&
+    (group === undefined || sendsInTheClear(recipients.length, keyless.length));
+  if (inTheClear) {
     lines.unshift(
       `WARNING: ${keyless.join(", ")} ha${
         keyless.length === 1 ? "s" : "ve"
       } not published end-to-end keys: ${name} is not end-to-end encrypted, and the host of the server can read it and its name`,
     );
+  } else {
+    lines.unshift(...keyless.map((member) => keylessFileLine(member, name)));
   }
   return {
     kind: "shared",
@@ -806,7 +815,7 @@ export async function shareFileKey(
       key_id: keyId,
       // One offer goes to every recipient: a name in the clear for one is
       // in the clear for all.
-      ...(keyless.length > 0
+      ...(inTheClear
         ? { ...fileKeyForOffer(key), name }
         : { name: HIDDEN_FILE_NAME }),
     },

@@ -45,6 +45,11 @@ import {
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
 import {
+  keylessLeftOutLine,
+  KeylessTold,
+  sendsInTheClear,
+} from "./keyless_members.ts";
+import {
   type GroupsBySkeleton,
   groupsBySkeleton,
   lookalikeGroupIn,
@@ -263,6 +268,8 @@ export class GroupSessions {
   #bySkeleton: GroupsBySkeleton | null = null;
   /** The look-alike group names warned of this session (lookalikeWarning). */
   readonly #lookalikes = new LookalikeGroupWarnings();
+  /** The keyless members said left out of a group this session. */
+  readonly #keylessTold = new KeylessTold();
 
   constructor(options: GroupSessionsOptions) {
     this.#o = options;
@@ -532,7 +539,9 @@ export class GroupSessions {
         // all) is sent again, with the same cid, on the next connection.
         return await client.request({ t: "ping" });
       }
-      if (keyless.length > 0) {
+      if (sendsInTheClear(members.length, keyless.length)) {
+        // No other member has keys (old clients only): the group is written
+        // to in the clear, as before, and said so at every line.
         this.#o.notify([
           `WARNING: ${keyless.join(", ")} ha${
             keyless.length === 1 ? "s" : "ve"
@@ -540,6 +549,15 @@ export class GroupSessions {
         ]);
         const answer = client.gsay(group, text, cid);
         return await answerWithin(answer) ?? stillPending(entry.group, answer);
+      }
+      // Members with keys get it end to end; the keyless ones (perhaps
+      // made up by the host to read the group) are left out, said once each.
+      for (const member of keyless) {
+        if (
+          this.#keylessTold.add(server, nameKey(entry.group), nameKey(member))
+        ) {
+          warnings.push(keylessLeftOutLine(member, entry.group));
+        }
       }
       // The server lists at most MAX_LIST_ITEMS members: those left out
       // were not given our chain.
