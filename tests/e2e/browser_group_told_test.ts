@@ -101,3 +101,44 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: sends a group's lines end to end to the members with keys and never in the clear to a member without keys, said once (PROTOCOL 11.11)",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const { page, problems, terminal: nana } = await webbyAnd(chat, "nana");
+    await nana.write("/create haha\n");
+    await nana.waitFor(/SUCCESS: Group 'haha' created and joined\./);
+    // eve has no end-to-end keys (as a member the host made up would not).
+    const eve = await chat.signedInClient("eve");
+    const plainToEve: unknown[] = [];
+    eve.onMessage((incoming) => {
+      if (incoming.message.t === "group") plainToEve.push(incoming.message);
+    });
+    assert.equal((await eve.request({ t: "join", group: "haha" })).t, "ok");
+    await page.focus("#line");
+    await typeLine(page, "/join haha");
+    await waitForLine(page, /^SUCCESS: Joined group 'haha'\.$/);
+    await typeLine(page, "/group haha under the bridge");
+    await waitForLine(page, /Group message to haha: under the bridge$/);
+    await typeLine(page, "/group haha at noon");
+    await waitForLine(page, /Group message to haha: at noon$/);
+    await nana.waitFor(/haha.*at noon/);
+    const rows = await logRows(page);
+    await eve.quit();
+    assert.deepEqual(plainToEve, [], "nothing in the clear");
+    assert.equal(
+      rows.filter((row) =>
+        row.startsWith(
+          "WARNING: eve has no end-to-end keys, so your messages to haha are not sent to them (the host could read them)",
+        )
+      ).length,
+      1,
+      rows.join("\n"),
+    );
+    assert.ok(!rows.some((row) => row.includes("not end-to-end encrypted")));
+    assert.deepEqual(problems, []);
+  },
+});
