@@ -134,3 +134,29 @@ Deno.test("chat connect writes to a group of keyless members only in the clear, 
     /WARNING: ghost has not published end-to-end keys: this message to crew is not end-to-end encrypted, and the host of the server can read it/,
   );
 });
+
+Deno.test("chat connect --json sends a group's lines end to end to the members with keys, never in the clear to a keyless member the host lists, and says so in an e2e error event", async () => {
+  const sent: { message: ClientMessage; body: string }[] = [];
+  await using run = await startHostileE2e(
+    "chat-group-keyless-json-",
+    () => ["--json"],
+    hostOf(() => run, "ghost", sent),
+    (group) => group === "crew" ? ["bob", "alice", "ghost"] : null,
+  );
+  const { bob } = run;
+  await bob.write("/group crew the money is under the bridge\n");
+  await bob.waitFor(
+    /"type":"error","re":null,"code":"e2e","text":"WARNING: ghost has no end-to-end keys, so your messages to crew are not sent to them \(the host could read them\)/,
+  );
+  await bob.waitUntil(
+    () => sent.some(({ message }) => message.t === "e2e_gsay") ? true : null,
+    "the sealed line",
+  );
+  await bob.write('{"cmd":"quit"}\n');
+  await bob.finish();
+  assert.deepEqual(
+    sent.map(({ message }) => message.t).filter((t) => t !== "bye"),
+    ["e2e_msg", "e2e_gsay"],
+  );
+  assert.doesNotMatch(bob.stdout, /not end-to-end encrypted/);
+});
