@@ -130,9 +130,9 @@ Deno.test("WebFiles sends no digest (sha256) in an offer whose key the server ca
   const bobSide = recorder(false);
   listen(bob.client, {
     ...bobSide.callbacks,
-    ask(offer, answer) {
+    ask(offer, answer, deadlineMs) {
       offers.push(offer);
-      bobSide.callbacks.ask(offer, answer);
+      bobSide.callbacks.ask(offer, answer, deadlineMs);
     },
   });
   const aliceFiles = listen(alice.client, recorder(false).callbacks);
