@@ -12,6 +12,7 @@ import {
 } from "../protocol/sign_in_refusals.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import { messageOf, type SecureChannel } from "../transport/secure_channel.ts";
+import { newNamesGroup } from "./address_group.ts";
 import { dismiss } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
 import { type IdentityGate, unreachableElsewhere } from "./identity_gate.ts";
@@ -108,10 +109,13 @@ export async function signIn(
   const key = nameKey(result.register.name);
   const user = state.store.getUser(key);
   const known = user !== undefined;
+  // On-link IPv6 peers are counted by their /64 here (address_group.ts).
+  const namesGroup = newNamesGroup(group);
   // The new-name rate first: its wait is minutes, the sign-ins' seconds,
   // and a new name told "a few seconds" would only be refused again.
   if (
-    !addressLimitsFree && !known && !core.addresses.newNames.peek(group, now)
+    !addressLimitsFree && !known &&
+    !core.addresses.newNames.peek(namesGroup, now)
   ) {
     core.deliverRun(id, [{
       to: [id],
@@ -204,7 +208,7 @@ export async function signIn(
   // Signed in: now the tokens looked at above are spent (nothing was
   // awaited since, so they are still there).
   if (name !== null && !addressLimitsFree) {
-    if (!known) core.addresses.newNames.take(group, now);
+    if (!known) core.addresses.newNames.take(namesGroup, now);
     core.addresses.comebacks.signedIn(group, key, now, comeback);
     if (!comeback) core.addresses.signIns.take(group, now);
   }
