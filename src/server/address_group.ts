@@ -7,7 +7,7 @@
  * peers (fe80::/10) and peers in one of the server's own /64s are told apart
  * by their full address (an on-link attacker can then pose as many; the
  * server-wide caps still hold, and new names are counted by the /64 even
- * then: newNamesGroup).
+ * then: lastingGroup).
  */
 
 /**
@@ -42,19 +42,20 @@ export function addressGroup(address: string, local?: string): string {
 }
 
 /**
- * The key new names are counted by for address group `group` (what
- * {@link addressGroup} gave): the group itself, except that a peer told
- * apart by its whole IPv6 address (link-local, or in the server's own /64)
- * is counted with its /64 (and zone). Names are kept forever, and a
- * student on the LAN's /64 may take as many addresses there as they like
- * (`ip -6 addr add`): counted by whole address, each brought 30 new names
- * at once, so one student made names without bound. A class on one IPv6
- * LAN then signs up as a class behind one IPv4 address does (a burst, then
- * a few a minute); connections, messages and sign-ins stay per address.
+ * The key what is kept for good is counted by (new names, groups created)
+ * for address group `group` (what {@link addressGroup} gave): the group
+ * itself, except that a peer told apart by its whole IPv6 address
+ * (link-local, or in the server's own /64) is counted with its /64 (and
+ * zone). A student on the LAN's /64 may take as many addresses there as
+ * they like (`ip -6 addr add`): counted by whole address, each brought 30
+ * new names and 10 groups at once, so one student made names without bound
+ * and filled the server's group table. A class on one IPv6 LAN then signs
+ * up as a class behind one IPv4 address does (a burst, then a few a
+ * minute); connections, messages and sign-ins stay per address.
  * "2001:db8:1:2:0:0:0:9" -> "2001:db8:1:2::/64"; "fe80:0:0:0:0:0:0:1%eth0"
  * -> "fe80:0:0:0::/64%eth0"; anything else unchanged.
  */
-export function newNamesGroup(group: string): string {
+export function lastingGroup(group: string): string {
   if (group.includes("/")) return group;
   const parsed = parse(group);
   if (parsed === null || typeof parsed === "string") return group;

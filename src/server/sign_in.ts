@@ -12,7 +12,7 @@ import {
 } from "../protocol/sign_in_refusals.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import { messageOf, type SecureChannel } from "../transport/secure_channel.ts";
-import { newNamesGroup } from "./address_group.ts";
+import { lastingGroup } from "./address_group.ts";
 import { dismiss } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
 import { type IdentityGate, unreachableElsewhere } from "./identity_gate.ts";
@@ -110,7 +110,7 @@ export async function signIn(
   const user = state.store.getUser(key);
   const known = user !== undefined;
   // On-link IPv6 peers are counted by their /64 here (address_group.ts).
-  const namesGroup = newNamesGroup(group);
+  const namesGroup = lastingGroup(group);
   // The new-name rate first: its wait is minutes, the sign-ins' seconds,
   // and a new name told "a few seconds" would only be refused again.
   if (
