@@ -20,7 +20,9 @@ import {
 import { ResendSchedule } from "../client/resend_schedule.ts";
 import { type InOrder, ResumeOrder } from "../client/resume_order.ts";
 import {
+  atOnceNotice,
   awayNotice,
+  FilesAtOnce,
   heldNotice,
   placeKey,
   type PlaceTarget,
@@ -71,6 +73,9 @@ export interface FilesViewContext {
   waiting: FilesWaiting;
 }
 
+/** What a file waits for before it is offered (transfers_view.ts says it). */
+type WaitingWhy = "again" | "place" | "turn" | "many" | "connection";
+
 /**
  * Files waiting to be offered again (for the page's next connection): as
  * the terminal's (outgoing_files.ts), /transfers lists them, /quit names
@@ -84,7 +89,7 @@ export class FilesWaiting {
     {
       name: string;
       targets: readonly FileTarget[];
-      why: "again" | "place" | "turn" | "connection";
+      why: WaitingWhy;
       stop: () => void;
     }
   >();
@@ -93,6 +98,13 @@ export class FilesWaiting {
    * place (sending_places.ts), as the terminal's.
    */
   readonly places = new SendingPlaces();
+  /**
+   * The page's files under way at once, whoever they go to: no more than
+   * the server lets a sender have (sending_places.ts MAX_SENDING_AT_ONCE),
+   * as the terminal's. Before, a 9th file dropped was offered at once and
+   * refused: "You already have 8 transfers running".
+   */
+  readonly atOnce = new FilesAtOnce();
   /**
    * Those the page's dropped connection cut off, to go again in the order
    * sent (resume_order.ts), as the terminal's. Before, they went in the
@@ -151,7 +163,8 @@ export class FilesWaiting {
   /**
    * File `id` (see `number`), `name`, waits to be offered to `target`
    * (`why`: again, for its place, for its turn among the held once it has
-   * its place, or for the connection it was sent without) until `done` is
+   * its place, for one of the files under way at once to end, or for the
+   * connection it was sent without) until `done` is
    * called; `stopped` resolves if /cancel (or a second /quit) stops it
    * first.
    */
@@ -159,7 +172,7 @@ export class FilesWaiting {
     id: number,
     name: string,
     targets: readonly FileTarget[],
-    why: "again" | "place" | "turn" | "connection" = "again",
+    why: WaitingWhy = "again",
   ): { stopped: Promise<void>; done: () => void } {
     const stopped = Promise.withResolvers<void>();
     const waiting = {
@@ -568,6 +581,33 @@ export async function sendFromPage(
           place = given;
           passOn = heldTurn.done;
         }
+        // No more under way at once than the server lets a sender have: it
+        // waits for one of them to end, its recipient's place kept.
+        let slot = context.waiting.atOnce.tryTake();
+        if (slot === null) {
+          // The lines typed after it do not wait for a file that waits, and
+          // the next file may ask for its place (in line behind this one).
+          passedOn();
+          if (passOn === passedOn) passOn = undefined;
+          const asked = manyFor(context, id, to, file.name, again, emit);
+          queued();
+          const given = await asked;
+          if (given === "stopped" || context.leaving()) {
+            if (given !== "stopped") given.release();
+            place.release();
+            heldTurn?.done();
+            return;
+          }
+          // Our connection broke meanwhile: the next one offers it.
+          if (on.isOver) {
+            given.release();
+            place.release();
+            heldTurn?.done();
+            retry.push(to);
+            continue;
+          }
+          slot = given;
+        }
         const outcome = await sendOnce(
           context,
           on,
@@ -579,6 +619,7 @@ export async function sendFromPage(
           passOn,
         ).finally(() => {
           place.release();
+          slot.release();
           heldTurn?.done();
         });
         // Not passed on (refused, or our connection broke): the next goes.
@@ -675,6 +716,29 @@ async function placeFor(
   }
   try {
     const given = await context.waiting.places.wait(target, waiting.stopped);
+    return given === "cancelled" ? "stopped" : given;
+  } finally {
+    waiting.done();
+  }
+}
+
+/**
+ * Waits for one of the files under way at once to end (the page has the
+ * most the server lets a sender have), listed meanwhile; said once, when
+ * first offered, in the terminal's words.
+ */
+async function manyFor(
+  context: FilesViewContext,
+  id: number,
+  target: FileTarget,
+  name: string,
+  again: boolean,
+  emit: (event: SessionEvent) => void,
+): Promise<SendingPlace | "stopped"> {
+  const waiting = context.waiting.add(id, name, [target], "many");
+  if (!again) emit(markedNotice(atOnceNotice(marked(name))));
+  try {
+    const given = await context.waiting.atOnce.wait(waiting.stopped);
     return given === "cancelled" ? "stopped" : given;
   } finally {
     waiting.done();
