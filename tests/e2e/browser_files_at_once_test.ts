@@ -16,6 +16,7 @@ import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import type { ChatClient } from "../../src/client/chat_client.ts";
 import {
   LEAK_CHECKS_OFF,
+  logRows,
   NO_MESSAGE_RATE,
   offersTo,
   signedInPage,
@@ -75,8 +76,15 @@ Deno.test({
       const first = asked[0]!.offers[0] as FileOfferNotice;
       people[0]!.post({ t: "file_decline", xfer: first.xfer });
       await asked[8]!.offered(1);
-      const rows = await page.$eval("#log", (e) => e.textContent ?? "");
-      assert.ok(!/transfers running/.test(rows), rows);
+      const rows = await logRows(page);
+      assert.deepEqual(
+        rows.filter((text) => /transfers running|waits: 8 files/.test(text)),
+        [
+          "notes.txt waits: 8 files are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)",
+          "other.txt waits: 8 files are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)",
+        ],
+        rows.join("\n"),
+      );
       assert.equal(asked[8]!.offers.length, 1);
       assert.equal(asked[8]!.offers[0]!.size, 1000);
       assert.deepEqual(
