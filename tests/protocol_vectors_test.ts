@@ -21,6 +21,7 @@ import { looksAlike, nameSkeleton } from "../src/protocol/name_skeleton.ts";
 import { parseClientMessage } from "../src/protocol/parse_client_message.ts";
 import { parseServerMessage } from "../src/protocol/parse_server_message.ts";
 import { encodeFileSecret } from "../src/client/file_key_share.ts";
+import { decodeContent, encodeContent } from "../src/client/e2e_sessions.ts";
 import { verifyFileEnd } from "../src/crypto/file_signature.ts";
 import {
   encodeSenderKey,
@@ -525,4 +526,21 @@ Deno.test("PROTOCOL.md 9: the worked example's plaintext of c2s#2 and bob's comp
     compact[1]!.replaceAll(/\s+/g, "") + hex(utf8Encode(said[2]!)),
     hex(form),
   );
+});
+
+Deno.test("PROTOCOL.md 11.7: the text with the sender's time is what encodeContent makes, and decodes back", () => {
+  const text = section(
+    "### 11.7 Private messages end to end: `e2e_msg` and `e2e_private`",
+  );
+  const vector = blocks(text).find((b) => /^content\s/m.test(b));
+  const bytes = value(hexValues(vector!), "content");
+  const content = {
+    type: "text",
+    from: "alice",
+    to: "bob",
+    text: "hi",
+    sentAt: 1767225600000,
+  } as const;
+  assert.equal(hex(encodeContent(content)), bytes);
+  assert.deepEqual(decodeContent(Uint8Array.fromHex(bytes)), content);
 });

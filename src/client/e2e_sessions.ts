@@ -15,6 +15,7 @@
  * one session.
  */
 
+import { SenderTimeWarnings } from "./sender_time.ts";
 import { equalBytes, fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
@@ -63,7 +64,7 @@ import {
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
 /** The plaintext's content types (docs/PROTOCOL.md 11.7). Stable. */
-export const ContentType = { text: 1, secret: 2 } as const;
+export const ContentType = { text: 1, secret: 2, timedText: 3 } as const;
 
 /** The longest label of a secret, in UTF-8 bytes. */
 export const MAX_SECRET_LABEL_BYTES = 64;
@@ -141,8 +142,17 @@ export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
 
 /** What became of an `e2e_private`. */
 export type Opened =
-  /** Opened (or found in the archive): show it as this private message. */
-  | { kind: "message"; message: PrivateMessage; text: string }
+  /**
+   * Opened (or found in the archive): show it as this private message (its
+   * `ts` the sender's time when it carried one), then `warning` if any (its
+   * sender's time and the server's differ, sender_time.ts).
+   */
+  | {
+    kind: "message";
+    message: PrivateMessage;
+    text: string;
+    warning?: string;
+  }
   /**
    * A secret for another module (`sendSecret`), not shown as a message.
    * `taken`: called once that module has it in the state it saves (or will
@@ -234,6 +244,8 @@ export class E2eSessions {
    * asking again until then, or until they sign in anew (clients publish at
    * sign-in: `signedIn`).
    */
+  /** Who was told their message's time and the server's differ. */
+  readonly #senderTimes = new SenderTimeWarnings();
   readonly #keyless = new Map<string, number>();
   /** The notices about forgotten people shown in this session. */
   readonly #noticed = new Set<string>();
@@ -411,7 +423,9 @@ export class E2eSessions {
         peer.session.session,
         encodeContent(
           payload.kind === "text"
-            ? { type: "text", ...names, text: payload.text }
+            // The sender's time, sealed with the text: the receiver shows
+            // it, not the server's, and is told when they differ.
+            ? { type: "text", ...names, text: payload.text, sentAt: Date.now() }
             : {
               type: "secret",
               ...names,
@@ -757,11 +771,20 @@ export class E2eSessions {
   ): Promise<Opened> {
     const server = client.serverFingerprint;
     const from = message.from;
-    const shown = (text: string): Opened => ({
-      kind: "message",
-      message: privateOf(message),
-      text,
-    });
+    const shown = (text: string, sentAt?: number): Opened => {
+      const warning = sentAt === undefined
+        ? null
+        : this.#senderTimes.after(from, sentAt, message.ts);
+      return {
+        kind: "message",
+        message: {
+          ...privateOf(message),
+          ...(sentAt === undefined ? {} : { ts: sentAt }),
+        },
+        text,
+        ...(warning === null ? {} : { warning }),
+      };
+    };
     const digest = await envelopeDigest(body);
     if (message.id !== undefined) {
       const archived = this.#o.state.archive.get(
@@ -960,7 +983,10 @@ export class E2eSessions {
           id: message.id,
           from,
           to: client.name ?? "",
-          ts: message.ts,
+          // The time shown: the sender's, when the message carried it.
+          ts: content.type === "text" && content.sentAt !== undefined
+            ? content.sentAt
+            : message.ts,
           ...(content.type === "text"
             ? { text: content.text }
             : content.label === UNREADABLE_LABEL
@@ -980,7 +1006,7 @@ export class E2eSessions {
         const line = this.#unreadableLine(client, from, content.secret);
         return this.#o.ignored?.(from) ? unsaid() : refused(line);
       }
-      return content.type === "text" ? shown(content.text) : {
+      return content.type === "text" ? shown(content.text, content.sentAt) : {
         kind: "secret",
         from,
         label: content.label,
@@ -1392,7 +1418,17 @@ type Payload =
 
 /** What an envelope holds: who wrote it, for whom (name keys), and what. */
 export type Content =
-  | { type: "text"; from: string; to: string; text: string }
+  | {
+    type: "text";
+    from: string;
+    to: string;
+    text: string;
+    /**
+     * The sender's clock when it sealed the text (epoch ms): sent as type
+     * 3; absent in type 1, which older clients send.
+     */
+    sentAt?: number;
+  }
   | {
     type: "secret";
     from: string;
@@ -1404,8 +1440,8 @@ export type Content =
 /**
  * The plaintext of a message (docs/PROTOCOL.md 11.7):
  * `u8 type || u8 n || from (n bytes) || u8 m || to (m bytes) || rest`, with
- * rest the UTF-8 text (type 1) or `u8 l || label (l bytes) || secret`
- * (type 2).
+ * rest the UTF-8 text (type 1), `u8 l || label (l bytes) || secret`
+ * (type 2), or `u64be sender's time (epoch ms) || UTF-8 text` (type 3).
  */
 export function encodeContent(content: Content): Uint8Array {
   const encoder = new TextEncoder();
@@ -1415,7 +1451,15 @@ export function encodeContent(content: Content): Uint8Array {
     throw new RangeError("A name key is at most 255 bytes");
   }
   let rest: Uint8Array;
-  if (content.type === "text") rest = encoder.encode(content.text);
+  if (content.type === "text" && content.sentAt !== undefined) {
+    if (!Number.isSafeInteger(content.sentAt) || content.sentAt < 0) {
+      throw new RangeError("A sender's time is a whole number of ms from 0");
+    }
+    const text = encoder.encode(content.text);
+    rest = new Uint8Array(8 + text.length);
+    new DataView(rest.buffer).setBigUint64(0, BigInt(content.sentAt));
+    rest.set(text, 8);
+  } else if (content.type === "text") rest = encoder.encode(content.text);
   else {
     const label = encoder.encode(content.label);
     rest = new Uint8Array(1 + label.length + content.secret.length);
@@ -1424,7 +1468,9 @@ export function encodeContent(content: Content): Uint8Array {
     rest.set(content.secret, 1 + label.length);
   }
   const out = new Uint8Array(3 + from.length + to.length + rest.length);
-  out[0] = ContentType[content.type];
+  out[0] = content.type === "text" && content.sentAt !== undefined
+    ? ContentType.timedText
+    : ContentType[content.type];
   out[1] = from.length;
   out.set(from, 2);
   out[2 + from.length] = to.length;
@@ -1440,7 +1486,10 @@ export function encodeContent(content: Content): Uint8Array {
  */
 export function decodeContent(plaintext: Uint8Array): Content {
   const type = plaintext[0];
-  if (type !== ContentType.text && type !== ContentType.secret) {
+  if (
+    type !== ContentType.text && type !== ContentType.secret &&
+    type !== ContentType.timedText
+  ) {
     throw new Error(
       `it holds content of type ${type}, which this client cannot show`,
     );
@@ -1456,6 +1505,22 @@ export function decodeContent(plaintext: Uint8Array): Content {
   const rest = plaintext.subarray(3 + n + m);
   if (type === ContentType.text) {
     return { type: "text", from, to, text: decoder.decode(rest) };
+  }
+  if (type === ContentType.timedText) {
+    if (rest.length < 8) throw new Error("its sender's time is malformed");
+    const sentAt = new DataView(rest.buffer, rest.byteOffset, 8)
+      .getBigUint64(0);
+    // Past 2^53 it is no time a clock gives: refused, not rounded.
+    if (sentAt > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new Error("its sender's time is out of range");
+    }
+    return {
+      type: "text",
+      from,
+      to,
+      text: decoder.decode(rest.subarray(8)),
+      sentAt: Number(sentAt),
+    };
   }
   const l = rest[0];
   if (l === undefined || l === 0 || 1 + l > rest.length) {

@@ -321,14 +321,22 @@ export class HostileAlice {
     this.#id = Math.max(this.#id, other);
   }
 
-  /** Delivers `envelope` to bob as an `e2e_private` from `from`. */
-  deliver(channel: SecureChannel, envelope: Uint8Array, from = "alice"): void {
+  /**
+   * Delivers `envelope` to bob as an `e2e_private` from `from`, with the
+   * server's time `ts` (now unless the server re-dates it).
+   */
+  deliver(
+    channel: SecureChannel,
+    envelope: Uint8Array,
+    from = "alice",
+    ts = Date.now(),
+  ): void {
     const id = this.nextId();
     channel.send({
       t: "e2e_private",
       from,
       fingerprint: this.fingerprint,
-      ts: Date.now(),
+      ts,
       id,
       seq: id,
     }, envelope);

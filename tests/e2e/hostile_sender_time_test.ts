@@ -1,0 +1,64 @@
+/**
+ * A hostile server re-dates alice's end-to-end private message by an hour
+ * (docs/PROTOCOL.md 11.7, content type 3): a real `chat connect --json` as
+ * bob shows the time alice's client sealed with the text, not the server's,
+ * and says once that the two differ; a message within the tolerance, and a
+ * later re-dated one, add no word.
+ */
+
+import assert from "node:assert/strict";
+import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
+
+const HOUR_MS = 60 * 60_000;
+
+Deno.test("chat connect shows the sender's sealed time of an end-to-end message a hostile server re-dated by an hour, and says so once", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-sender-time-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  const sentAt = Date.now();
+  const seal = (text: string, at: number) =>
+    alice.seal({ type: "text", from: "alice", to: "bob", text, sentAt: at });
+
+  alice.deliver(channel, await seal("on time", sentAt), "alice", sentAt + 1000);
+  alice.deliver(
+    channel,
+    await seal("held back", sentAt),
+    "alice",
+    sentAt + HOUR_MS,
+  );
+  alice.deliver(
+    channel,
+    await seal("held back again", sentAt + 2000),
+    "alice",
+    sentAt + HOUR_MS,
+  );
+  await bob.waitFor(/held back again/);
+  await bob.write("/quit\n");
+  await bob.finish();
+
+  const events = bob.stdout.split("\n").filter((line) => line !== "").map(
+    (line) => JSON.parse(line),
+  );
+  const messages = events.filter((event) => event.type === "message");
+  assert.deepEqual(
+    messages.map((event) => [event.text, event.time]),
+    [
+      ["on time", new Date(sentAt).toISOString()],
+      ["held back", new Date(sentAt).toISOString()],
+      ["held back again", new Date(sentAt + 2000).toISOString()],
+    ],
+  );
+  const warnings = events.filter((event) =>
+    event.type === "notice" && /says it was written at/.test(event.text)
+  );
+  assert.equal(warnings.length, 1, JSON.stringify(events));
+  assert.match(
+    warnings[0].text,
+    /^WARNING: alice's message says it was written at .*; the server gave it the time .*: the host may have held it back or re-dated it/,
+  );
+  // Said right after the message it is about.
+  const index = events.indexOf(warnings[0]);
+  assert.equal(events[index - 1].text, "held back");
+});
