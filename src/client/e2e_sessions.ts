@@ -144,14 +144,15 @@ export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
 export type Opened =
   /**
    * Opened (or found in the archive): show it as this private message (its
-   * `ts` the sender's time when it carried one), then `warning` if any (its
-   * sender's time and the server's differ, sender_time.ts).
+   * `ts` the sender's time when it carried one), then `warnings` if any (its
+   * sender's time and the server's differ, or it came after one its sender
+   * sealed later: sender_time.ts).
    */
   | {
     kind: "message";
     message: PrivateMessage;
     text: string;
-    warning?: string;
+    warnings?: string[];
   }
   /**
    * A secret for another module (`sendSecret`), not shown as a message.
@@ -772,9 +773,10 @@ export class E2eSessions {
     const server = client.serverFingerprint;
     const from = message.from;
     const shown = (text: string, sentAt?: number): Opened => {
-      const warning = sentAt === undefined
-        ? null
-        : this.#senderTimes.after(from, sentAt, message.ts);
+      const warnings = sentAt === undefined ? [] : [
+        this.#senderTimes.after(from, sentAt, message.ts),
+        this.#senderTimes.order(from, sentAt),
+      ].filter((line) => line !== null);
       return {
         kind: "message",
         message: {
@@ -782,7 +784,7 @@ export class E2eSessions {
           ...(sentAt === undefined ? {} : { ts: sentAt }),
         },
         text,
-        ...(warning === null ? {} : { warning }),
+        ...(warnings.length === 0 ? {} : { warnings }),
       };
     };
     const digest = await envelopeDigest(body);

@@ -49,12 +49,57 @@ export function senderTimeWarning(
 }
 
 /**
+ * How much earlier than the latest one shown a sender's message may be
+ * sealed before it counts as delivered out of order: two clients sharing a
+ * user's keys (one config folder) may each seal a line a moment before the
+ * other's reaches the server.
+ */
+export const OUT_OF_ORDER_SLACK_MS = 5_000;
+
+/**
+ * The warning that `from`'s message sealed at `sentAt` came after one they
+ * sealed later, at `latest` (shown before it), or null.
+ */
+export function outOfOrderWarning(
+  from: string,
+  sentAt: number,
+  latest: number,
+): string | null {
+  if (latest - sentAt <= OUT_OF_ORDER_SLACK_MS) return null;
+  return `WARNING: ${from} wrote that message at ${
+    formatTimestamp(sentAt)
+  }, before the one of ${
+    formatTimestamp(latest)
+  } shown earlier: the host delivered them out of order, and may have held it back (or ${from}'s clock was set back)`;
+}
+
+/**
  * The warnings of senderTimeWarning, one for each conversation (sender) in
  * a run, at its first message whose times differ: one after each would bury
- * a conversation with a skewed clock.
+ * a conversation with a skewed clock; and of outOfOrderWarning, at each
+ * message that came after one its sender sealed later.
  */
 export class SenderTimeWarnings {
   readonly #warned = new Set<string>();
+  /** The latest sender's time shown of each sender in this run. */
+  readonly #latest = new Map<string, number>();
+
+  /**
+   * The warning to show with `from`'s message sealed at `sentAt`, if it
+   * came after one they sealed later; remembers it otherwise.
+   */
+  order(from: string, sentAt: number): string | null {
+    const key = nameKey(from);
+    const latest = this.#latest.get(key);
+    if (latest === undefined || sentAt > latest) {
+      if (latest === undefined && this.#latest.size >= MAX_WARNED) {
+        this.#latest.clear();
+      }
+      this.#latest.set(key, sentAt);
+      return null;
+    }
+    return outOfOrderWarning(from, sentAt, latest);
+  }
 
   /** The warning to show with `from`'s message, or null. */
   after(from: string, sentAt: number, serverTs: number): string | null {

@@ -182,10 +182,13 @@ export function sessionE2e(options: SessionE2eOptions) {
     switch (opened.kind) {
       case "message":
         show(opened.message, opened.text, count);
-        // Its sender's time and the server's differ (sender_time.ts).
-        if (opened.warning !== undefined) {
-          emitOpenedLines(emit, [sanitizeForTerminal(opened.warning)], count);
-        }
+        // Its sender's time and the server's differ, or it came out of
+        // order (sender_time.ts).
+        emitOpenedLines(
+          emit,
+          (opened.warnings ?? []).map(sanitizeForTerminal),
+          count,
+        );
         return;
       case "refused":
         // No lines: a secret that was taken before, not a message.

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  OUT_OF_ORDER_SLACK_MS,
   SENDER_TIME_TOLERANCE_MS,
   senderTimeWarning,
   SenderTimeWarnings,
@@ -64,4 +65,22 @@ Deno.test("decodeContent reads type 3 (text with the sender's time) and refuses 
     () => encodeContent({ ...content, sentAt: -1 }),
     RangeError,
   );
+});
+
+Deno.test("SenderTimeWarnings.order warns of a message sealed before one of the same sender shown earlier, past the slack, at each such message", () => {
+  const warnings = new SenderTimeWarnings();
+  assert.equal(warnings.order("alice", T), null);
+  assert.equal(warnings.order("alice", T + 60_000), null);
+  // Two clients of one user sealing a moment apart: not out of order.
+  assert.equal(
+    warnings.order("alice", T + 60_000 - OUT_OF_ORDER_SLACK_MS),
+    null,
+  );
+  assert.match(
+    warnings.order("ALICE", T) ?? "",
+    /^WARNING: alice wrote that message at .*, before the one of .* shown earlier: the host delivered them out of order/i,
+  );
+  assert.notEqual(warnings.order("alice", T + 1000), null);
+  // Another sender has an order of their own.
+  assert.equal(warnings.order("bob", T), null);
 });

@@ -62,3 +62,37 @@ Deno.test("chat connect shows the sender's sealed time of an end-to-end message 
   const index = events.indexOf(warnings[0]);
   assert.equal(events[index - 1].text, "held back");
 });
+
+Deno.test("chat connect says so when a hostile server delivers two of alice's end-to-end messages swapped", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-swapped-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  const sentAt = Date.now();
+  const seal = (text: string, at: number) =>
+    alice.seal({ type: "text", from: "alice", to: "bob", text, sentAt: at });
+  const first = await seal("written first", sentAt);
+  const second = await seal("written second", sentAt + 60_000);
+  alice.deliver(channel, second);
+  alice.deliver(channel, first);
+  alice.deliver(channel, await seal("written third", sentAt + 61_000));
+  await bob.waitFor(/written third/);
+  await bob.write("/quit\n");
+  await bob.finish();
+
+  const events = bob.stdout.split("\n").filter((line) => line !== "").map(
+    (line) => JSON.parse(line),
+  );
+  const texts = events.filter((event) =>
+    event.type === "message" ||
+    (event.type === "notice" && /WARNING/.test(event.text))
+  ).map((event) => event.text);
+  assert.equal(texts.length, 4, JSON.stringify(events));
+  assert.deepEqual(texts.slice(0, 2), ["written second", "written first"]);
+  assert.match(
+    texts[2],
+    /^WARNING: alice wrote that message at .*, before the one of .* shown earlier: the host delivered them out of order/,
+  );
+  assert.equal(texts[3], "written third");
+});
