@@ -322,7 +322,11 @@ async function sendBundle(
   const reply = await withPatience(() =>
     client.request(
       { t: "e2e_keys" },
-      new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+      // Always announcing that this client reads the sender's time (type
+      // 3): senders use it toward this client only then (PROTOCOL 11.7).
+      new TextEncoder().encode(
+        JSON.stringify(encodeBundle({ ...bundle, senderTime: true })),
+      ),
     )
   );
   if (reply.t === "error") {

@@ -425,8 +425,15 @@ export class E2eSessions {
         encodeContent(
           payload.kind === "text"
             // The sender's time, sealed with the text: the receiver shows
-            // it, not the server's, and is told when they differ.
-            ? { type: "text", ...names, text: payload.text, sentAt: Date.now() }
+            // it, not the server's, and is told when they differ. Only to a
+            // peer known to read type 3: an older client would show it as
+            // an error, the text lost to them (PROTOCOL 11.7).
+            ? {
+              type: "text",
+              ...names,
+              text: payload.text,
+              ...(peer.session.senderTime ? { sentAt: Date.now() } : {}),
+            }
             : {
               type: "secret",
               ...names,
@@ -636,6 +643,8 @@ export class E2eSessions {
       kind: "session",
       session: {
         identity: fetched.bundle.identity,
+        // What their bundle announced: type 3 only if they read it.
+        ...(fetched.bundle.senderTime ? { senderTime: true as const } : {}),
         session,
         previous: [],
       },
@@ -967,8 +976,14 @@ export class E2eSessions {
       const spent = oneTimeBefore.filter((id) => !secrets.oneTime.has(id));
       for (const id of spent) live.delete(id);
       const usedOneTime = spent.length > 0;
+      // They read type 3 if they sent one, or announced it before (their
+      // bundle, or an earlier message) under this same key.
+      const senderTime =
+        (content.type === "text" && content.sentAt !== undefined) ||
+        (candidates.length > 0 && current?.senderTime === true);
       keepSession(this.#o.state, key, {
         identity: peerIdentity,
+        ...(senderTime ? { senderTime: true as const } : {}),
         session: out.session,
         previous: candidates.filter((c) => c !== used).slice(
           0,

@@ -44,6 +44,12 @@ export interface PeerSession {
   session: E2eSession;
   /** Earlier ones with the same key, newest first, tried on receipt. */
   previous: E2eSession[];
+  /**
+   * The peer reads a text with the sender's time (content type 3): their
+   * bundle announced it, or they sent one. Absent: texts go as type 1,
+   * which clients from before type 3 show.
+   */
+  senderTime?: true;
 }
 
 /** A private message this client sent or opened. */
@@ -306,6 +312,7 @@ export function encodeE2eState(state: E2eState): string {
       identity: b64(peer.identity),
       session: encodeSession(peer.session),
       previous: peer.previous.map(encodeSession),
+      ...(peer.senderTime ? { sender_time: true } : {}),
     })),
     archive: [...state.archive.values()],
     verified: [...state.verified],
@@ -340,6 +347,7 @@ export function decodeE2eState(text: string): E2eState {
       identity: bytes(s.identity, "identity", 32),
       session: decodeSession(s.session),
       previous: array(s.previous, "previous").map(decodeSession),
+      ...(s.sender_time === true ? { senderTime: true as const } : {}),
     });
   }
   for (const entry of array(f.archive, "archive")) {

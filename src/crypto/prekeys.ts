@@ -92,6 +92,12 @@ export interface PrekeyBundle {
   dh: SignedPrekey;
   signed: SignedPrekey;
   oneTime: SignedPrekey[];
+  /**
+   * Its owner's client reads a private text with the sender's time (content
+   * type 3, docs/PROTOCOL.md 11.7): JSON `"sender_time":true`. Absent from
+   * older clients' bundles: they are sent type 1, which they can show.
+   */
+  senderTime?: true;
 }
 
 /** The private halves a bundle's owner keeps. */
@@ -245,6 +251,7 @@ export interface BundleJson {
   dh: SignedPrekeyJson;
   signed: SignedPrekeyJson;
   one_time: SignedPrekeyJson[];
+  sender_time?: true;
 }
 
 /** One signed prekey as JSON. */
@@ -261,6 +268,7 @@ export function encodeBundle(bundle: PrekeyBundle): BundleJson {
     dh: encodeKey(bundle.dh),
     signed: encodeKey(bundle.signed),
     one_time: bundle.oneTime.map(encodeKey),
+    ...(bundle.senderTime ? { sender_time: true as const } : {}),
   };
 }
 
@@ -291,6 +299,8 @@ export function decodeBundle(value: unknown): PrekeyBundle {
     signed: decodeKey(value.signed, "signed"),
     oneTime: oneTime.map((key, i) => decodeKey(key, `one_time[${i}]`)),
   };
+  // Anything but true (false, absent, another type) announces nothing.
+  if (value.sender_time === true) bundle.senderTime = true;
   const ids = new Set(bundle.oneTime.map((key) => key.id));
   if (ids.size !== bundle.oneTime.length) {
     throw new PrekeyError("The one-time prekey ids must differ");

@@ -208,7 +208,8 @@ export function mergeBundle(
   if (
     old !== undefined && old.fingerprint === fingerprint &&
     old.name === name && bundle.oneTime.length === 0 &&
-    sameKeys(old.bundle, bundle)
+    sameKeys(old.bundle, bundle) &&
+    old.bundle.senderTime === bundle.senderTime
   ) {
     return {
       entry: null,
@@ -233,10 +234,14 @@ export function mergeBundle(
   };
 }
 
-/** Whether two bundles hold the same identity, DH and signed prekeys. */
+/**
+ * Whether two bundles hold the same identity, DH and signed prekeys. What
+ * the owner's client reads (`senderTime`) is no key: a client upgraded keeps
+ * the one-time keys it published before.
+ */
 function sameKeys(a: PrekeyBundle, b: PrekeyBundle): boolean {
-  const keys = (bundle: PrekeyBundle) =>
-    JSON.stringify(encodeBundle({ ...bundle, oneTime: [] }));
+  const keys = ({ identity, dh, signed }: PrekeyBundle) =>
+    JSON.stringify(encodeBundle({ identity, dh, signed, oneTime: [] }));
   return keys(a) === keys(b);
 }
 

@@ -28,7 +28,11 @@ async function held(peer: E2ePeer): Promise<number> {
   const reply = await peer.client.request(
     { t: "e2e_keys" },
     new TextEncoder().encode(
-      JSON.stringify(encodeBundle({ ...peer.keyring.bundle, oneTime: [] })),
+      // As the client sends it (e2e_keys.ts sendBundle): announcing that
+      // it reads the sender's time, or it would be a change to store.
+      JSON.stringify(
+        encodeBundle({ ...peer.keyring.bundle, oneTime: [], senderTime: true }),
+      ),
     ),
   );
   assert.equal(reply.t, "e2e_keys", JSON.stringify(reply));
