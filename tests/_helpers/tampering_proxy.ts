@@ -2,12 +2,8 @@
  * A TCP proxy in front of a real server that does to the WebSocket what
  * something on the network could: it passes everything through, reads the
  * server's frames on their way to the client, and on request changes the
- * next binary (or text) frame or puts bytes of its own between two frames.
+ * next binary frame or puts bytes of its own between two frames.
  */
-
-/** A WebSocket frame's opcode (RFC 6455 5.2): text or binary. */
-const TEXT = 0x1;
-const BINARY = 0x2;
 
 import { type LinkListener, listenForLinks, writeAll } from "./proxy_links.ts";
 
@@ -26,11 +22,8 @@ export class TamperingProxy {
   /** Each link's two loops, until they end. */
   readonly #piping = new Set<Promise<void>>();
   #newest: Link | null = null;
-  #change: {
-    opcode: number;
-    edit: (payload: Uint8Array) => void;
-    done: () => void;
-  } | null = null;
+  #change: { edit: (payload: Uint8Array) => void; done: () => void } | null =
+    null;
 
   constructor(targetPort: number) {
     this.#listener = listenForLinks(
@@ -45,23 +38,8 @@ export class TamperingProxy {
    * server sends, on any connection; resolves once that frame went on.
    */
   changeNextBinaryFrame(edit: (payload: Uint8Array) => void): Promise<void> {
-    return this.#changeNext(BINARY, edit);
-  }
-
-  /**
-   * As changeNextBinaryFrame, for the next text frame: one of the server's
-   * handshake messages (docs/PROTOCOL.md 2), say.
-   */
-  changeNextTextFrame(edit: (payload: Uint8Array) => void): Promise<void> {
-    return this.#changeNext(TEXT, edit);
-  }
-
-  #changeNext(
-    opcode: number,
-    edit: (payload: Uint8Array) => void,
-  ): Promise<void> {
     const done = Promise.withResolvers<void>();
-    this.#change = { opcode, edit, done: done.resolve };
+    this.#change = { edit, done: done.resolve };
     return done.promise;
   }
 
@@ -130,7 +108,7 @@ export class TamperingProxy {
           const frame = pending.slice(0, size.total);
           pending = pending.slice(size.total);
           const change = this.#change;
-          if (change !== null && (frame[0]! & 0x0f) === change.opcode) {
+          if (change !== null && (frame[0]! & 0x0f) === 0x2) {
             this.#change = null;
             change.edit(frame.subarray(size.header));
             await this.#write(link, frame);
