@@ -1018,12 +1018,14 @@ async function receiveText(
 ): Promise<string> {
   const data = await conn.receive();
   if (data === null) {
-    const violation = fromServer ? (await conn.closed).violation : null;
-    throw new HandshakeError(
-      violation === null
-        ? "the connection closed during the handshake"
-        : `the server broke the WebSocket protocol during the handshake (it sent ${violation})`,
-    );
+    const closed = fromServer ? await conn.closed : null;
+    if (closed !== null && closed.violation !== null) {
+      throw new HandshakeError(
+        `the server broke the WebSocket protocol during the handshake (it sent ${closed.violation})`,
+      );
+    }
+    if (closed?.code === NO_CLOSE_FRAME) throw new CutInHandshakeError();
+    throw new HandshakeError("the connection closed during the handshake");
   }
   if (typeof data !== "string") {
     throw new HandshakeError("expected a handshake message, got binary data");
@@ -1032,6 +1034,24 @@ async function receiveText(
     throw new HandshakeError("handshake message too large");
   }
   return data;
+}
+
+/** The close code of a connection that ended without a Close frame (RFC 6455 7.1.5). */
+const NO_CLOSE_FRAME = 1006;
+
+/**
+ * The server's connection ended during the handshake without a Close frame:
+ * cut, as the reference server cuts the oldest connection still in its
+ * handshake of the address holding the most when another address needs the
+ * room at its cap (docs/PROTOCOL.md 1.1), or dropped on the way. A capacity
+ * condition, as a 503 that says to try again is: a first connection tries
+ * again on it rather than saying it as final (the web page's connectFirst).
+ */
+export class CutInHandshakeError extends HandshakeError {
+  constructor() {
+    super("the connection closed during the handshake");
+    this.name = "CutInHandshakeError";
+  }
 }
 
 /** Runs `run` with a deadline; `run` can ask whether the connection ended. */

@@ -155,6 +155,7 @@ import { pageText } from "./page_text.ts";
 import { changedServerKeyMessage } from "./server_pin.ts";
 import { checkServerKeyInBrowser } from "./server_key_store.ts";
 import { NotOpenedError } from "../transport/connection.ts";
+import { CutInHandshakeError } from "../transport/secure_channel.ts";
 
 const NAME_KEY = "chat.name";
 
@@ -2132,19 +2133,22 @@ let keyChanged = false;
 let keyChangedText = "";
 
 /**
- * Whether connect's last try failed to open its WebSocket at all: the
- * browser does not say why (a server gone, or one refusing it for now with
- * a 503 for its address's handshake rate: PROTOCOL 1.1). Only such a try
- * is made again by connectFirst; one that failed later has its reason.
+ * Whether connect's last try failed in a way that may pass: its WebSocket
+ * did not open (the browser does not say why: a server gone, or one
+ * refusing it for now with a 503 for its address's handshake rate), or it
+ * was cut in its handshake with no Close frame (as the server cuts one to
+ * make room for another address at its cap of connections still starting):
+ * PROTOCOL 1.1. Only such a try is made again by connectFirst; one that
+ * failed otherwise has its reason.
  */
-let unopened = false;
+let mayPass = false;
 
 /**
  * Connects and checks the server's key; null when that failed (the reason is
  * in `lastConnectError`) or the key changed (`keyChanged`).
  */
 async function connect(): Promise<ChatClient | null> {
-  unopened = false;
+  mayPass = false;
   if (keyChanged) {
     setJoinError(keyChangedText);
     return null;
@@ -2175,17 +2179,19 @@ async function connect(): Promise<ChatClient | null> {
   } catch (error) {
     // A browser never says why a WebSocket failed to open (connection.ts
     // then says only "Cannot connect to ws://..."): nothing to add to it.
-    unopened = error instanceof NotOpenedError;
-    lastConnectError = unopened
+    mayPass = error instanceof NotOpenedError ||
+      error instanceof CutInHandshakeError;
+    lastConnectError = error instanceof NotOpenedError
       ? `Cannot connect to ${host}. Is 'chat serve' running there?`
       : `Cannot connect to ${host}: ${messageOf(error)}`;
-    // One that did not open is said by connectFirst once it stops trying
-    // (it may be let in at a later try), or by a reconnection. Any other
+    // One that did not open, or was cut in its handshake, is said by
+    // connectFirst once it stops trying (it may be let in at a later try),
+    // or by a reconnection. Any other
     // (the handshake failed: a protocol version this page does not speak,
     // a server's hello that does not check out) has its reason, which
     // another try would not change: said at once. Before, it was hidden
     // behind "did not let this page in yet" for the 12 to 25 s of tries.
-    if (!unopened) setJoinError(`ERROR: ${lastConnectError}`);
+    if (!mayPass) setJoinError(`ERROR: ${lastConnectError}`);
     return null;
   }
   const fingerprint = next.serverFingerprint;
@@ -2872,10 +2878,10 @@ async function connectFirst(): Promise<ChatClient | null> {
   for (let attempt = 1;; attempt++) {
     const next = await connect();
     if (
-      next !== null || !unopened || quitting ||
+      next !== null || !mayPass || quitting ||
       attempt >= FIRST_CONNECT_TRIES
     ) {
-      if (next === null && unopened) setJoinError(`ERROR: ${lastConnectError}`);
+      if (next === null && mayPass) setJoinError(`ERROR: ${lastConnectError}`);
       if (attempt > 1) setStatus(next === null ? "" : `Connected to ${host}`);
       return next;
     }
