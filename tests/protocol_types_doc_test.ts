@@ -55,6 +55,7 @@ const SERVER_TYPES: Readonly<
   ok: true,
   error: true,
   pong: true,
+  alive: true,
   public: true,
   private: true,
   group: true,

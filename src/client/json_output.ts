@@ -529,6 +529,7 @@ function serverJson(
         ...(message.more === undefined ? {} : { more: message.more }),
       };
     case "pong":
+    case "alive":
     case "challenge":
     case "file_ready":
     case "file_progress":

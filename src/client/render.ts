@@ -434,6 +434,7 @@ export function renderServerMessage(
         [DIM, " ***"],
       )];
     case "pong":
+    case "alive":
     case "challenge":
     // End-to-end keys are plumbing for the session's own use.
     case "e2e_keys":

@@ -311,6 +311,12 @@ export type ServerMessage =
   | { t: "membership"; group: string; name: string; joined: boolean }
   | { t: "bye"; reason: ByeReason; text: string }
   | { t: "pong"; re: number }
+  /**
+   * A sign of life while the server holds this connection's replies and
+   * reads nothing more from it (a cluster node waiting for its message log,
+   * docs/PROTOCOL.md 5.7): it answers nothing.
+   */
+  | { t: "alive" }
   // File transfer. To the sender:
   /**
    * Sent once every recipient answered (or the answer timeout passed):

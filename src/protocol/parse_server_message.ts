@@ -126,6 +126,7 @@ const SERVER_TYPES: Readonly<Record<ServerMessage["t"], true>> = {
   ok: true,
   error: true,
   pong: true,
+  alive: true,
   public: true,
   private: true,
   group: true,
@@ -289,6 +290,8 @@ export function parseServerMessage(value: unknown): ServerMessage {
     }
     case "pong":
       return { t, re: int(f, "re") };
+    case "alive":
+      return { t };
     case "challenge":
       return {
         t,

@@ -14,6 +14,7 @@ import {
   messageOf,
   type SecureChannel,
 } from "../transport/secure_channel.ts";
+import { aliveWhile } from "./alive_while.ts";
 import { dismiss, endServed, NOT_READING } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
 import { routeSharedE2eKeys } from "./e2e_keys.ts";
@@ -181,11 +182,18 @@ export async function serveConnection(
         }
         // Not after the wait: the log's records are applied meanwhile.
         link!.shareGroupChanges();
-        return peerGone.orSooner(
-          settle(shared, run, routed).then((settled) => {
-            // Dismissed while the log took the run's messages.
-            if (channels.has(id)) deliverRouted(settled);
-          }),
+        return aliveWhile(
+          peerGone.orSooner(
+            settle(shared, run, routed).then((settled) => {
+              // Dismissed while the log took the run's messages.
+              if (channels.has(id)) deliverRouted(settled);
+            }),
+          ),
+          () => {
+            if (channels.has(id)) {
+              core.deliver([{ to: [id], message: { t: "alive" } }]);
+            }
+          },
         );
       };
       if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);

@@ -226,14 +226,20 @@ export class Cluster {
 
   /**
    * A client (not a process) signed in as `name` on `node`, for probing what
-   * that node knows; quit by the caller.
+   * that node knows; quit by the caller. `pingIntervalMs` as in
+   * ChatClient.connect.
    */
-  async probe(node: ClusterNode, name: string): Promise<ChatClient> {
+  async probe(
+    node: ClusterNode,
+    name: string,
+    options: { pingIntervalMs?: number } = {},
+  ): Promise<ChatClient> {
     const { spki } = await importPublicKeyPem(
       await Deno.readTextFile(join(this.dir, "public.pem")),
     );
     const client = await ChatClient.connect(`ws://${node.address}`, {
       pinnedSpki: spki,
+      ...options,
     });
     const welcome = await client.register(name);
     if (welcome.t !== "welcome") {

@@ -3,6 +3,7 @@ import {
   isKnownServerType,
   parseServerMessage,
 } from "../../src/protocol/parse_server_message.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
 
 Deno.test("parseServerMessage validates nested lists and maps unknown error codes to internal", () => {
   assert.deepEqual(
@@ -263,4 +264,16 @@ Deno.test("parseServerMessage keeps welcome's reqs:true and refuses any other re
       /Field 'reqs' must be true when present/,
     );
   }
+});
+
+Deno.test("parseServerMessage takes alive, the server's sign of life, and PROTOCOL 5.7's bytes are encodeMessage's", () => {
+  assert.equal(isKnownServerType({ t: "alive" }), true);
+  assert.deepEqual(parseServerMessage({ t: "alive" }), { t: "alive" });
+  assert.deepEqual(
+    encodeMessage({ t: "alive" }),
+    new Uint8Array([
+      ...[0, 0, 0, 0x0d, 0, 0, 0, 0],
+      ...new TextEncoder().encode('{"t":"alive"}'),
+    ]),
+  );
 });
