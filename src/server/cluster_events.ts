@@ -14,6 +14,7 @@ import { dismiss } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { applyLogRecord } from "./log_apply.ts";
+import type { LogRecord } from "./cluster/log_record.ts";
 import type { Outbound } from "./outbound.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import { KEY_RELEASED } from "./released_keys.ts";
@@ -76,11 +77,20 @@ export function attachCluster(
     logRecords: (records, last) => {
       share.shareGroupChanges();
       const now = Date.now();
+      // Said once committed: a unit of work undone is applied again.
+      let repeated: string[] = [];
+      const applyOne = (seq: number, record: LogRecord) => {
+        const one = applyLogRecord(state, store, seq, record, now);
+        if (one.repeated !== undefined) {
+          repeated.push(repeatedLine(seq, one.repeated));
+        }
+        return one;
+      };
       const applyAll = () => {
         const out: Outbound[] = [];
         const delivered: { user: string; id: number }[] = [];
         for (const { seq, record } of records) {
-          const one = applyLogRecord(state, store, seq, record, now);
+          const one = applyOne(seq, record);
           out.push(...one.out);
           delivered.push(...one.delivered);
         }
@@ -91,17 +101,23 @@ export function attachCluster(
       // own, so that one that cannot be applied costs only itself.
       let applied = writes.commit(applyAll, () => null);
       if (applied === null) {
+        repeated = [];
         applied = { out: [], delivered: [] };
         for (const { seq, record } of records) {
+          const said = repeated.length;
           const one = writes.commit(
-            () => applyLogRecord(state, store, seq, record, now),
-            () => ({ out: [], delivered: [] }),
+            () => applyOne(seq, record),
+            () => {
+              repeated.length = said;
+              return { out: [], delivered: [] };
+            },
           );
           applied.out.push(...one.out);
           applied.delivered.push(...one.delivered);
         }
         writes.commit(() => store.setLogPosition(last), () => {});
       }
+      for (const line of repeated) core.log(line);
       // A group made to hold a message is not news to the cluster.
       state.takeGroupChanges();
       delivery.deliver(applied.out);
@@ -290,4 +306,15 @@ function dropStandIn(core: CoreParts, name: string): void {
       () => [],
     ));
   }
+}
+
+/**
+ * What an operator reads of a message stored twice in the log: no fault of
+ * the node's copy, and nothing for anyone to do.
+ */
+function repeatedLine(
+  seq: number,
+  { from, first }: { from: string; first: number },
+): string {
+  return `cluster: log record ${seq} is ${from}'s message ${first} again (sent again, same message id, while NATS was away, and stored a second time by JetStream, more than its 2-minute duplicate window after the first); kept once, as message ${first}`;
 }

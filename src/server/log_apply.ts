@@ -28,6 +28,13 @@ export interface Applied {
    * record), or the user would be sent them again there.
    */
   readonly delivered: readonly { readonly user: string; readonly id: number }[];
+  /**
+   * A message stored once more under a cid already stored: its sender's
+   * node sent it again (shared_log.ts) and JetStream took the copy, the
+   * first having been stored longer ago than the stream's duplicate window.
+   * Passed over: `first` is the message that stands.
+   */
+  readonly repeated?: { readonly from: string; readonly first: number };
 }
 
 const NOTHING: Applied = { out: [], delivered: [] };
@@ -76,6 +83,12 @@ export function applyLogRecord(
   if (seq <= store.lastMessageId()) return NOTHING;
   const at = { id: seq, seq };
   const fromKey = nameKey(record.from);
+  if (record.cid !== undefined) {
+    const first = store.sentWithClientId(fromKey, record.cid);
+    if (first !== undefined) {
+      return { ...NOTHING, repeated: { from: record.from, first: first.id } };
+    }
+  }
   const ensure = (name: string, key: string) => {
     if (store.getUser(key) === undefined) store.ensureUser(name, key, now);
   };

@@ -183,3 +183,24 @@ Deno.test("applyLogRecord keeps a message to a group not known here yet, owed to
   assert.equal(state.group("later")?.name, "Later");
   assert.deepEqual(state.store.pendingFor("zed", 10).map((m) => m.id), [4]);
 });
+
+Deno.test("applyLogRecord passes over a message its sender's node sent again under the same cid, which JetStream stored twice (past its 2-minute duplicate window), and says which copy stands", () => {
+  const state = node();
+  const cid = "0123456789abcdef";
+  const record: LogRecord = {
+    kind: "public",
+    from: "jojo",
+    ts: 7,
+    cid,
+    body,
+  };
+  assert.equal(apply(state, 5, record).out.length, 1);
+  // The retry, stored again at 9: not a second message, not a failure.
+  const again = apply(state, 9, record);
+  assert.deepEqual(again.out, []);
+  assert.deepEqual(again.repeated, { from: "jojo", first: 5 });
+  assert.deepEqual(
+    state.store.history({ kind: "public" }, 10).map((m) => m.id),
+    [5],
+  );
+});
