@@ -5,8 +5,12 @@
  * may take together of what others need: accounts are free (a few a minute
  * per address, docs/PROTOCOL.md 5.8), so a limit per account alone is one
  * a classmate multiplies by making more. Counted per address of the
- * connection that asks; a session with no address (the server's own
- * machine, unless configured otherwise) is not counted.
+ * connection that asks, an on-link IPv6 peer with its /64 (lastingGroup,
+ * applied here to every budget and every spend, so that no caller can
+ * forget it: one student adding addresses to their interface took 60 more
+ * joins and 4 more of someone's one-time keys with each); a session with
+ * no address (the server's own machine, unless configured otherwise) is
+ * not counted.
  *
  * One-time prekeys (11.2): an address takes at most a few of one user's an
  * hour, whatever identities it asks with, and a bounded number of
@@ -35,6 +39,7 @@ import type { BudgetCounts } from "./address_shares.ts";
 import type { BudgetSpend, Store } from "../store/store.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 import { BUDGET_MEMORY_MS } from "../store/budget_queries.ts";
+import { lastingGroup } from "./address_group.ts";
 
 /** The limits, each so many an hour, saved up to as many. */
 export interface AccountBudgetLimits {
@@ -152,7 +157,8 @@ export class AccountBudgets {
     }
   }
 
-  #apply({ at, kind, address, owner, count }: BudgetSpend): void {
+  #apply({ at, kind, address: group, owner, count }: BudgetSpend): void {
+    const address = lastingGroup(group);
     if (kind === "create") this.#creates.charge(address, count, at);
     else if (kind === "join") this.#joins.charge(address, count, at);
     else {
@@ -180,8 +186,9 @@ export class AccountBudgets {
   }
 
   /** Whether `address` may create a group now (taking it if so). */
-  createGroup(address: string | null, now: number): boolean {
-    if (address === null) return true;
+  createGroup(group: string | null, now: number): boolean {
+    if (group === null) return true;
+    const address = lastingGroup(group);
     if (!this.#creates.take(address, now)) return false;
     if (this.#creates.rate !== 0) {
       this.#counter?.tookGroupCreate(address);
@@ -191,8 +198,9 @@ export class AccountBudgets {
   }
 
   /** Whether `address` may join a group now (taking it if so). */
-  joinGroup(address: string | null, now: number): boolean {
-    if (address === null) return true;
+  joinGroup(group: string | null, now: number): boolean {
+    if (group === null) return true;
+    const address = lastingGroup(group);
     if (!this.#joins.take(address, now)) return false;
     if (this.#joins.rate !== 0) {
       this.#counter?.tookGroupJoin(address);
@@ -205,8 +213,9 @@ export class AccountBudgets {
    * Whether `address` may take one of `owner`'s one-time keys now (taking
    * it from its budgets if so). Null `address`: not counted.
    */
-  takeOneTimeKey(address: string | null, owner: string, now: number): boolean {
-    if (address === null) return true;
+  takeOneTimeKey(group: string | null, owner: string, now: number): boolean {
+    if (group === null) return true;
+    const address = lastingGroup(group);
     // Both or neither: an address at its cap for one user spends none of
     // what it may take of others', and one at its cap for everyone's none
     // of what it may take of each user's (asking for many while refused
@@ -228,7 +237,8 @@ export class AccountBudgets {
    * here: into debt of one budget at most, as the per-second limits are
    * (rate_limit.ts).
    */
-  charge(address: string, took: BudgetCounts, now: number): void {
+  charge(group: string, took: BudgetCounts, now: number): void {
+    const address = lastingGroup(group);
     const spends: BudgetSpend[] = [];
     const spent = (
       kind: BudgetSpend["kind"],

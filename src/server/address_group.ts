@@ -6,8 +6,8 @@
  * as millions of addresses. On a LAN, though, a /64 is everyone: link-local
  * peers (fe80::/10) and peers in one of the server's own /64s are told apart
  * by their full address (an on-link attacker can then pose as many; the
- * server-wide caps still hold, and new names are counted by the /64 even
- * then: lastingGroup).
+ * server-wide caps still hold, and what is kept or used up for good is
+ * counted by the /64 even then: lastingGroup).
  */
 
 /**
@@ -42,18 +42,29 @@ export function addressGroup(address: string, local?: string): string {
 }
 
 /**
- * The key what is kept for good is counted by (new names, groups created)
- * for address group `group` (what {@link addressGroup} gave): the group
- * itself, except that a peer told apart by its whole IPv6 address
- * (link-local, or in the server's own /64) is counted with its /64 (and
- * zone). A student on the LAN's /64 may take as many addresses there as
- * they like (`ip -6 addr add`): counted by whole address, each brought 30
- * new names and 10 groups at once, so one student made names without bound
- * and filled the server's group table. A class on one IPv6 LAN then signs
- * up as a class behind one IPv4 address does (a burst, then a few a
- * minute); connections, messages and sign-ins stay per address.
+ * The key what is kept or used up for good is counted by, for address
+ * group `group` (what {@link addressGroup} gave): the group itself, except
+ * that a peer told apart by its whole IPv6 address (link-local, or in the
+ * server's own /64) is counted with its /64 (and zone). A student on the
+ * LAN's /64 may take as many addresses there as they like (`ip -6 addr
+ * add`): counted by whole address, each brought 30 new names, 10 groups
+ * created, 60 joins and 4 of anyone's one-time keys at once. A class on
+ * one IPv6 LAN then spends these as a class behind one IPv4 address does
+ * (a burst, then a few a minute or an hour).
+ *
+ * Every per-address limit and the key it counts by:
+ * - lastingGroup (what lasts, or is gone for others): new names
+ *   (sign_in.ts), groups created and joined, one-time keys of one user and
+ *   of everyone (account_budgets.ts applies it to all four).
+ * - addressGroup (what only paces, and a class on one LAN needs each its
+ *   own of): connections open and in their handshake, the handshake rate
+ *   (ws_edge.ts, admission.ts), messages and `history` requests
+ *   (message_rate.ts), sign-ins and comebacks (sign_in.ts), bytes queued
+ *   for an address (group_backlog.ts). The server-wide caps bound what a peer
+ *   posing as many addresses takes of these.
+ *
  * "2001:db8:1:2:0:0:0:9" -> "2001:db8:1:2::/64"; "fe80:0:0:0:0:0:0:1%eth0"
- * -> "fe80:0:0:0::/64%eth0"; anything else unchanged.
+ * -> "fe80:0:0:0::/64%eth0"; anything else unchanged (a key it gave too).
  */
 export function lastingGroup(group: string): string {
   if (group.includes("/")) return group;

@@ -11,7 +11,6 @@
  * Reply texts keep the wording of the seed chat's server.
  */
 
-import { lastingGroup } from "./address_group.ts";
 import {
   DEFAULT_HISTORY,
   invalidUsername,
@@ -844,11 +843,7 @@ function create(
     );
   }
   // Last: only a group that would be made is counted.
-  // By the /64 for an on-link IPv6 peer, as new names (address_group.ts).
-  const address = state.addressOf(session.id);
-  if (
-    !state.budgets.createGroup(address && lastingGroup(address), now)
-  ) {
+  if (!state.budgets.createGroup(state.addressOf(session.id), now)) {
     return fail(session.id, re, "limit", TOO_MANY_GROUPS_CREATED);
   }
   const group = state.createGroup(name, session.name, now);

@@ -1,14 +1,19 @@
 /**
- * New names and groups created by peers the server tells apart by their
- * whole IPv6 address (address_group.ts: on-link, in its own /64): one
- * student can take as many of those addresses as they like, so what is kept
- * for good is counted by the /64.
+ * New names, groups created and joined, and one-time keys taken by peers
+ * the server tells apart by their whole IPv6 address (address_group.ts:
+ * on-link, in its own /64): one student can take as many of those
+ * addresses as they like, so what is kept (or used up) for good is counted
+ * by the /64.
  */
 
 import assert from "node:assert/strict";
 import { core, Peer } from "../_helpers/core_peer.ts";
 import { DEFAULT_ACCOUNT_BUDGETS } from "../../src/server/account_budgets.ts";
 import { addressGroup, lastingGroup } from "../../src/server/address_group.ts";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { fetchBundle } from "../../src/client/e2e_keys.ts";
+import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import { e2ePeer } from "../_helpers/e2e_peer.ts";
 
 Deno.test("lastingGroup counts an on-link IPv6 peer with its /64, and leaves other groups alone", () => {
   const server = "fd00:1:2:3::10";
@@ -81,5 +86,124 @@ Deno.test("create holds one /64's peers told apart by whole address to its group
   } finally {
     for (const peer of peers) peer.channel.close();
     await server.stop();
+  }
+});
+
+/**
+ * A reverse proxy on loopback in front of a server on `[::1]:serverPort`,
+ * as nginx is: each connection's request gets `X-Forwarded-For` naming
+ * the next of `clients`, then bytes pass both ways. Behind `--trusted-proxy
+ * ::1`, a client `::a:N` is in the /64 of the address the proxy reached
+ * (::1): an on-link peer, told apart by its whole address.
+ */
+function forwardingProxy(
+  serverPort: number,
+  clients: Iterator<string>,
+): AsyncDisposable & { url: string } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const relays: Promise<unknown>[] = [];
+  const relay = async (conn: Deno.Conn) => {
+    open.add(conn);
+    let head = new Uint8Array(0);
+    let text = "";
+    while (!text.includes("\r\n\r\n")) {
+      const chunk = new Uint8Array(16 * 1024);
+      const n = await conn.read(chunk);
+      if (n === null) return;
+      head = new Uint8Array([...head, ...chunk.subarray(0, n)]);
+      text = new TextDecoder().decode(head);
+    }
+    const line = text.indexOf("\r\n");
+    const upstream = await Deno.connect({ hostname: "::1", port: serverPort });
+    open.add(upstream);
+    const client = clients.next().value;
+    await upstream.write(
+      new TextEncoder().encode(
+        `${text.slice(0, line)}\r\nX-Forwarded-For: ${client}${
+          text.slice(line)
+        }`,
+      ),
+    );
+    await Promise.all([
+      conn.readable.pipeTo(upstream.writable).catch(() => {}),
+      upstream.readable.pipeTo(conn.writable).catch(() => {}),
+    ]);
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      relays.push(relay(conn).catch(() => {}));
+    }
+  })().catch(() => {});
+  const { port } = listener.addr as Deno.NetAddr;
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by its pipe.
+        }
+      }
+      await Promise.all(relays);
+    },
+  };
+}
+
+/** `::a:100`, `::a:101`, ...: one student's addresses, one per connection. */
+function* studentAddresses(): Generator<string> {
+  for (let i = 0x100;; i++) yield `::a:${i.toString(16)}`;
+}
+
+Deno.test("a served /64's peers told apart by whole address join groups and take one user's one-time keys on one budget together", async () => {
+  const joins = 3;
+  const keysOfOne = 2;
+  await using server = await startTestServer({
+    hostname: "::1",
+    trustedProxies: ["::1"],
+    limits: {
+      groupsJoinedPerHourPerAddress: joins,
+      oneTimeKeysPerHourPerOwnerPerAddress: keysOfOne,
+    },
+  });
+  // bob on the server's own machine (not held to these budgets).
+  const bob = await e2ePeer(
+    { ...server, url: `ws://[::1]:${server.port}` },
+    "bob",
+  );
+  await using proxy = forwardingProxy(server.port, studentAddresses());
+  const students: ChatClient[] = [];
+  try {
+    assert.equal(
+      (await bob.client.request({ t: "create", group: "team" })).t,
+      "ok",
+    );
+    const joined: string[] = [];
+    const keys: number[] = [];
+    for (let i = 0; i < joins + 3; i++) {
+      const student = await ChatClient.connect(proxy.url, {
+        pinnedSpki: server.spki,
+      });
+      students.push(student);
+      const welcome = await student.register(`s${i}`, await testIdentity());
+      assert.equal(welcome.t, "welcome", JSON.stringify(welcome));
+      const reply = await student.request({ t: "join", group: "team" });
+      joined.push(reply.t === "error" ? reply.code : reply.t);
+      keys.push((await fetchBundle(student, "bob")).bundle.oneTime.length);
+    }
+    assert.deepEqual(joined, [
+      ...new Array(joins).fill("ok"),
+      ...new Array(3).fill("limit"),
+    ]);
+    assert.deepEqual(keys, [
+      ...new Array(keysOfOne).fill(1),
+      ...new Array(joins + 3 - keysOfOne).fill(0),
+    ]);
+  } finally {
+    for (const student of students) await student.quit();
+    await bob.client.quit();
   }
 });
