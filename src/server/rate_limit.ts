@@ -48,6 +48,13 @@ export class TokenBucket {
     return Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
   }
 
+  /** Milliseconds until the bucket is full again (0: it is now). */
+  msUntilFull(now: number): number {
+    if (this.rate === 0) return 0;
+    this.peek(now);
+    return Math.max(0, ((this.burst - this.#tokens) / this.rate) * 1000);
+  }
+
   /** Whether there is a token to take, taking none. */
   peek(now: number): boolean {
     if (this.rate === 0) return true;
@@ -63,18 +70,28 @@ export class TokenBucket {
  * hold per sender rather than per connection. The map stays bounded: a
  * bucket left alone long enough to be full again is the same as a new one,
  * so it is dropped, and past `maxKeys` the longest idle go first.
+ *
+ * "Long enough" is the longest any bucket was left from full
+ * ({@link KeyedTokenBuckets.holdMs}), not one burst's refill: a heavy
+ * request (an `ack` of many cursors, a long `list`) leaves its bucket in
+ * debt, and one dropped a refill after its last use was forgiven that
+ * debt: an address pausing 2 s between bursts of them paid nothing. One
+ * hold for all keeps the map in order of last use, so what is dropped is
+ * always at its front (O(1) a call); it is bounded because the debt is
+ * (a request's weight, which its caller bounds, or one burst: charge), and
+ * with it the buckets kept: those used within it, `maxKeys` at most.
  */
 export class KeyedTokenBuckets {
   // In order of last use (a used key moves to the end): the idle come first.
   readonly #buckets = new Map<string, { bucket: TokenBucket; used: number }>();
-  readonly #refillMs: number;
+  #holdMs: number;
 
   constructor(
     readonly rate: number,
     readonly burst: number,
     readonly maxKeys = 100_000,
   ) {
-    this.#refillMs = rate === 0 ? 0 : (burst / rate) * 1000;
+    this.#holdMs = rate === 0 ? 0 : (burst / rate) * 1000;
   }
 
   /** Buckets held now. */
@@ -82,18 +99,21 @@ export class KeyedTokenBuckets {
     return this.#buckets.size;
   }
 
+  /**
+   * How long an idle bucket is kept: the longest any was left from full
+   * (one burst's refill at least).
+   */
+  get holdMs(): number {
+    return this.#holdMs;
+  }
+
   /** Takes `tokens` from `key`'s bucket if it has one ({@link TokenBucket.take}). */
   take(key: string, now: number, tokens = 1): boolean {
     if (this.rate === 0) return true;
-    this.#expire(now);
-    const entry = this.#buckets.get(key) ?? {
-      bucket: new TokenBucket(this.rate, this.burst, now),
-      used: now,
-    };
-    this.#buckets.delete(key);
-    entry.used = now;
-    this.#buckets.set(key, entry);
-    return entry.bucket.take(now, tokens);
+    const { bucket } = this.#use(key, now);
+    const taken = bucket.take(now, tokens);
+    this.#hold(bucket, now);
+    return taken;
   }
 
   /** Whether `key`'s bucket has a token to take, taking none. */
@@ -105,22 +125,32 @@ export class KeyedTokenBuckets {
   /** Charges `key`'s bucket with tokens taken elsewhere ({@link TokenBucket.charge}). */
   charge(key: string, tokens: number, now: number): void {
     if (this.rate === 0 || tokens <= 0) return;
+    const { bucket } = this.#use(key, now);
+    bucket.charge(tokens, now);
+    this.#hold(bucket, now);
+  }
+
+  /** `key`'s entry (a new one if none), moved to the end as used `now`. */
+  #use(key: string, now: number): { bucket: TokenBucket; used: number } {
     this.#expire(now);
     const entry = this.#buckets.get(key) ?? {
       bucket: new TokenBucket(this.rate, this.burst, now),
       used: now,
     };
     this.#buckets.delete(key);
-    // In debt (one burst at most), it is full again one refill later than
-    // a used one: kept that much longer, or dropping it would forgive it.
-    entry.used = now + this.#refillMs;
+    entry.used = now;
     this.#buckets.set(key, entry);
-    entry.bucket.charge(tokens, now);
+    return entry;
+  }
+
+  /** Keeps idle buckets as long as `bucket`, just used, needs to be full. */
+  #hold(bucket: TokenBucket, now: number): void {
+    this.#holdMs = Math.max(this.#holdMs, bucket.msUntilFull(now));
   }
 
   #expire(now: number): void {
     for (const [key, { used }] of this.#buckets) {
-      if (this.#buckets.size < this.maxKeys && now - used < this.#refillMs) {
+      if (this.#buckets.size < this.maxKeys && now - used < this.#holdMs) {
         break;
       }
       this.#buckets.delete(key);

@@ -63,3 +63,36 @@ Deno.test("KeyedTokenBuckets.charge takes tokens taken elsewhere, into debt down
   unlimited.charge("a", 1000, 0);
   assert.ok(unlimited.take("a", 0));
 });
+
+Deno.test("KeyedTokenBuckets keeps a bucket in debt past a burst's refill: a pause does not forgive what a heavy take left owing", () => {
+  const buckets = new KeyedTokenBuckets(10, 10); // full again after 1 s
+  // A request weighing 17 from a full bucket: 7 owed.
+  assert.ok(buckets.take("a", 0, 17));
+  // 1.1 s idle: past one refill, 11 tokens back, 4 there.
+  let passed = 0;
+  while (buckets.take("a", 1100)) passed++;
+  assert.equal(passed, 4);
+  assert.ok(buckets.holdMs >= 1700, `${buckets.holdMs} ms`);
+});
+
+Deno.test("KeyedTokenBuckets stays bounded under a flood of addresses each left in debt", () => {
+  const buckets = new KeyedTokenBuckets(10, 10, 500);
+  let most = 0;
+  // 20,000 addresses, one a millisecond, each a request weighing 30 (the
+  // deepest debt here: 20 owed, 3 s to be full again).
+  for (let i = 0; i < 20_000; i++) {
+    buckets.take(`k${i}`, i, 30);
+    most = Math.max(most, buckets.size);
+  }
+  assert.ok(most <= 500, `${most} buckets at most`);
+  const small = new KeyedTokenBuckets(10, 10);
+  for (let i = 0; i < 20_000; i++) small.take(`k${i}`, i, 30);
+  // Held: those used within the hold (3 s: 3000 of them, one more for
+  // the one that came), however many came before.
+  assert.ok(small.size <= 3001, `${small.size} buckets`);
+  assert.ok(small.holdMs <= 3000, `${small.holdMs} ms`);
+
+  // Once idle for the hold, a bucket is full: dropped, then new.
+  small.take("late", 20_000 + 3000);
+  assert.ok(small.size <= 2, `${small.size} buckets`);
+});
