@@ -109,7 +109,8 @@ export async function signIn(
   const key = nameKey(result.register.name);
   const user = state.store.getUser(key);
   const known = user !== undefined;
-  // On-link IPv6 peers are counted by their /64 here (address_group.ts).
+  // On-link IPv6 peers are counted by their /64 here (address_group.ts):
+  // new names are kept, and every sign-in is a line on everyone's screen.
   const namesGroup = lastingGroup(group);
   // The new-name rate first: its wait is minutes, the sign-ins' seconds,
   // and a new name told "a few seconds" would only be refused again.
@@ -139,7 +140,7 @@ export async function signIn(
   // when the ordinary sign-ins cannot pay, which keeps the comebacks an
   // address may make at once for its drops.
   const signInPays = addressLimitsFree ||
-    core.addresses.signIns.peek(group, now);
+    core.addresses.signIns.peek(namesGroup, now);
   const comeback = !signInPays && known && result.fingerprint !== null &&
     core.addresses.signIns.rate > 0 &&
     core.addresses.comebacks.may(group, key, result.fingerprint, now, {
@@ -210,7 +211,7 @@ export async function signIn(
   if (name !== null && !addressLimitsFree) {
     if (!known) core.addresses.newNames.take(namesGroup, now);
     core.addresses.comebacks.signedIn(group, key, now, comeback);
-    if (!comeback) core.addresses.signIns.take(group, now);
+    if (!comeback) core.addresses.signIns.take(namesGroup, now);
   }
   // What its accounts take together is counted by address, as new names
   // are (loopback aside, unless configured).

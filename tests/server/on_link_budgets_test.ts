@@ -14,6 +14,7 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { fetchBundle } from "../../src/client/e2e_keys.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
 import { e2ePeer } from "../_helpers/e2e_peer.ts";
+import { DEFAULT_CONNECTION_LIMITS } from "../../src/server/config.ts";
 
 Deno.test("lastingGroup counts an on-link IPv6 peer with its /64, and leaves other groups alone", () => {
   const server = "fd00:1:2:3::10";
@@ -206,4 +207,30 @@ Deno.test("a served /64's peers told apart by whole address join groups and take
     for (const student of students) await student.quit();
     await bob.client.quit();
   }
+});
+
+Deno.test("a served /64's peers told apart by whole address sign in on one budget together: each sign-in is a line on everyone's screen", async () => {
+  await using server = await startTestServer({
+    hostname: "::1",
+    trustedProxies: ["::1"],
+  });
+  const burst = DEFAULT_CONNECTION_LIMITS.signInBurstPerAddress;
+  await using proxy = forwardingProxy(server.port, studentAddresses());
+  // Five names of one student, each signing in and out from a new address.
+  const identities = await Promise.all(
+    Array.from({ length: 5 }, () => testIdentity()),
+  );
+  const results: string[] = [];
+  for (let i = 0; i < burst + 3; i++) {
+    const student = await ChatClient.connect(proxy.url, {
+      pinnedSpki: server.spki,
+    });
+    const reply = await student.register(`s${i % 5}`, identities[i % 5]);
+    results.push(reply.t === "error" ? reply.code : reply.t);
+    await student.quit();
+  }
+  assert.deepEqual(results, [
+    ...new Array(burst).fill("welcome"),
+    ...new Array(3).fill("limit"),
+  ]);
 });
