@@ -185,7 +185,7 @@ export class AccountBudgets {
     this.#counter = counter;
   }
 
-  /** Whether `address` may create a group now (taking it if so). */
+  /** Whether address group `group` may create a group now (taking it if so). */
   createGroup(group: string | null, now: number): boolean {
     if (group === null) return true;
     const address = lastingGroup(group);
@@ -197,7 +197,7 @@ export class AccountBudgets {
     return true;
   }
 
-  /** Whether `address` may join a group now (taking it if so). */
+  /** Whether address group `group` may join a group now (taking it if so). */
   joinGroup(group: string | null, now: number): boolean {
     if (group === null) return true;
     const address = lastingGroup(group);
@@ -210,8 +210,8 @@ export class AccountBudgets {
   }
 
   /**
-   * Whether `address` may take one of `owner`'s one-time keys now (taking
-   * it from its budgets if so). Null `address`: not counted.
+   * Whether address group `group` may take one of `owner`'s one-time keys
+   * now (taking it from its budgets if so). Null `group`: not counted.
    */
   takeOneTimeKey(group: string | null, owner: string, now: number): boolean {
     if (group === null) return true;
@@ -233,7 +233,7 @@ export class AccountBudgets {
   }
 
   /**
-   * What `address`'s accounts took on another node of the cluster, charged
+   * What `group`'s accounts took on another node of the cluster, charged
    * here: into debt of one budget at most, as the per-second limits are
    * (rate_limit.ts).
    */
