@@ -7,7 +7,7 @@
  * @module
  */
 
-import { messageOf } from "../transport/secure_channel.ts";
+import { CutInHandshakeError, messageOf } from "../transport/secure_channel.ts";
 import { ChatClient } from "./chat_client.ts";
 import {
   changedKeyMessage,
@@ -25,7 +25,7 @@ import { KeyMismatchError } from "../crypto/handshake.ts";
 import { frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { FIRST_CONNECT_TRIES } from "./reconnect_status.ts";
+import { FIRST_CONNECT_TRIES, reconnectDelay } from "./reconnect_status.ts";
 import {
   openTerminalConnection,
   TlsHandshakeError,
@@ -142,11 +142,76 @@ function passingRefusal(
 }
 
 /**
- * connectFirst, tried again after the wait the server asks for while it
- * refuses for a while (passingRefusal), up to FIRST_CONNECT_TRIES in all:
- * a class starting `chat connect` at the same second from one address
- * meets its handshake rate (30 at once, then 10 a second). `waiting` is
- * told once, at the first wait.
+ * Whether `error` (or, with several addresses, one of the failures among
+ * them) is a connection the server cut in its handshake, with no Close
+ * frame (CutInHandshakeError): as the server cuts the oldest connection
+ * still in its handshake of the address holding the most when another
+ * address needs the room at its cap (docs/PROTOCOL.md 1.1), a capacity
+ * condition that passes, or a network that dropped it on the way. The
+ * address it was cut at, or null for anything else.
+ */
+function cutInHandshake(error: unknown, url: string): string | null {
+  if (error instanceof NoServerError) {
+    for (const failure of error.failures) {
+      const cut = cutInHandshake(failure.error, failure.url);
+      if (cut !== null) return cut;
+    }
+    return null;
+  }
+  return error instanceof CutInHandshakeError ? url : null;
+}
+
+/**
+ * What the first connection waits before trying again after `error`, and
+ * why (said to the user at the first wait), or null for a failure another
+ * try would not change (a wrong key, a full server, a protocol version not
+ * spoken): said at once. A refusal that passes waits as the server asks
+ * (passingRefusal); a connection cut in its handshake, which says nothing,
+ * waits as the page does and as a reconnection does (reconnectDelay).
+ */
+export function firstConnectWait(
+  error: unknown,
+  url: string,
+  attempt: number,
+  random: () => number = Math.random,
+): { ms: number; text: string } | null {
+  const refusal = passingRefusal(error, url);
+  if (refusal !== null) {
+    return {
+      ms: refusal.seconds * 1000,
+      text:
+        `The server at ${refusal.url} refused the connection for now (${refusal.reason}): trying again in ${refusal.seconds} s, up to ${
+          FIRST_CONNECT_TRIES - 1
+        } times`,
+    };
+  }
+  const cut = cutInHandshake(error, url);
+  if (cut === null) return null;
+  const ms = reconnectDelay(attempt, random);
+  return {
+    ms,
+    text: `${cutInHandshakeText(cut)}: trying again in ${
+      Math.max(1, Math.round(ms / 1000))
+    } s, up to ${FIRST_CONNECT_TRIES - 1} times`,
+  };
+}
+
+/**
+ * Why a first connection cut in its handshake is tried again, in the
+ * words the page says it in (web/main.ts connectFirst).
+ */
+export function cutInHandshakeText(url: string): string {
+  return `The server at ${url} did not let you in yet (it closed the connection during the handshake); it may be busy, as when a whole class joins at once`;
+}
+
+/**
+ * connectFirst, tried again while the server turns it away for a while
+ * (firstConnectWait), up to FIRST_CONNECT_TRIES in all: a class starting
+ * `chat connect` at the same second from one address meets its handshake
+ * rate (30 at once, then 10 a second), and a class from many addresses
+ * the server's cap of connections still starting, past which it cuts the
+ * oldest handshake of the address holding the most. `waiting` is told
+ * once, at the first wait.
  */
 export async function connectFirstPatiently(
   urls: readonly string[],
@@ -161,19 +226,10 @@ export async function connectFirstPatiently(
     } catch (error) {
       // Several addresses fail as one NoServerError: a refusal that passes
       // among them is waited for as a single address's is.
-      const refusal = passingRefusal(error, urls[0]!);
-      if (refusal === null || attempt >= FIRST_CONNECT_TRIES) throw error;
-      const { seconds } = refusal;
-      if (attempt === 1) {
-        waiting(
-          sanitizeForTerminal(
-            `The server at ${refusal.url} refused the connection for now (${refusal.reason}): trying again in ${seconds} s, up to ${
-              FIRST_CONNECT_TRIES - 1
-            } times`,
-          ),
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      const wait = firstConnectWait(error, urls[0]!, attempt);
+      if (wait === null || attempt >= FIRST_CONNECT_TRIES) throw error;
+      if (attempt === 1) waiting(sanitizeForTerminal(wait.text));
+      await new Promise((resolve) => setTimeout(resolve, wait.ms));
     }
   }
 }

@@ -215,6 +215,17 @@ export async function runSession(options: SessionOptions): Promise<number> {
     () => null,
     (error) => explainConnectError(error, urls[0]!),
   );
+  // Ctrl-D, or a second Ctrl-C, while the first connection is still being
+  // tried (its waits between tries last up to 10 s) leaves at once: the
+  // session is not left waiting for the tries to end. Replaced by the
+  // chat's own question before leaving once connected.
+  const leftWhileConnecting = Promise.withResolvers<"left">();
+  terminal.onLeaveKey(() => {
+    leftWhileConnecting.resolve("left");
+    return false;
+  });
+  const connectedOrLeft = () =>
+    Promise.race([failed, leftWhileConnecting.promise]);
   if (node.key === null && asksFirst(urls[0]!, options.trust)) {
     // The key's fingerprint is shown and asked about before the name is.
     const reason = await failed;
@@ -265,7 +276,9 @@ export async function runSession(options: SessionOptions): Promise<number> {
       name = answer.trim();
     }
     if (client === null) {
-      const reason = await failed;
+      const reason = await connectedOrLeft();
+      // A person who chose to leave: nothing failed.
+      if (reason === "left") return 0;
       if (reason !== null) {
         connectionError(reason);
         return 1;
