@@ -1043,9 +1043,20 @@ const NO_CLOSE_FRAME = 1006;
  * The server's connection ended during the handshake without a Close frame:
  * cut, as the reference server cuts the oldest connection still in its
  * handshake of the address holding the most when another address needs the
- * room at its cap (docs/PROTOCOL.md 1.1), or dropped on the way. A capacity
- * condition, as a 503 that says to try again is: a first connection tries
- * again on it rather than saying it as final (the web page's connectFirst).
+ * room at its cap (docs/PROTOCOL.md 1.1), destroyed by a server stopping,
+ * or dropped on the way. A capacity condition, as a 503 that says to try
+ * again is: a first connection tries again on it rather than saying it as
+ * final (the web page's connectFirst, `chat connect`'s
+ * connectFirstPatiently). Every other end of a handshake has a reason that
+ * another try would not change, and is said at once: the server's own
+ * refusal comes with a Close frame (1008, acceptChannel), a deadline or a
+ * bad message is a plain HandshakeError. In a browser one more case ends
+ * as 1006: a server that broke the WebSocket protocol, which the browser
+ * fails without telling the page (the terminal client names it, above).
+ * It is tried again too: the page cannot tell it from a cut (Chromium
+ * fires `error` before such a close, but also before a cut whose socket
+ * the server only half-closed), and a cut said as final would turn away
+ * the class the retry is for.
  */
 export class CutInHandshakeError extends HandshakeError {
   constructor() {
