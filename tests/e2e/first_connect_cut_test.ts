@@ -2,8 +2,8 @@
  * `chat connect` whose first connection the server cuts in its handshake
  * (no Close frame: as the server cuts the oldest connection still in its
  * handshake of the address holding the most when another address needs
- * the room at its cap, docs/PROTOCOL.md 1.1; the 61st of a class of 60 at
- * the same minute) tries again with a reconnection's waits, saying so
+ * the room at its cap of connections still starting, docs/PROTOCOL.md
+ * 1.1) tries again with a reconnection's waits, saying so
  * once, as the page does, rather than ending with a final error; and
  * gives up after FIRST_CONNECT_TRIES. A real server behind a real proxy
  * that cuts the first connections after their upgrade, and real
