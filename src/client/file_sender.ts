@@ -69,6 +69,15 @@ const READ_BLOCK_BYTES = 8 * FILE_CHUNK_BYTES;
  * time the socket fell behind and caught up.
  */
 const SPARE_CHUNK_BUFFERS = BACKLOG_LIMIT / FILE_CHUNK_BYTES;
+/**
+ * The largest file hashed before it is offered, so that its first offer
+ * carries its digest (docs/PROTOCOL.md 5.6 "A file already received whole"):
+ * sent again by hand, even from a client started since, the recipient that
+ * has it whole recognises it rather than keeping a second copy. 64 MiB is
+ * read and hashed in 0.1 to 0.3 s here; a larger file is offered at once,
+ * without it (hashed as it is sent, its digest goes in an offer made again).
+ */
+export const OFFER_DIGEST_MAX_BYTES = 64 * 1024 * 1024;
 
 interface Outgoing {
   /** The file the user typed that this sends (`send`'s `fileNumber`). */
@@ -414,10 +423,20 @@ export class FileSender {
         sayGiven();
         return { ...TAKEN_BACK, name, results: [] };
       }
+      // Never beside a key the server reads (a recipient without end-to-end
+      // keys): it could test a guess of the file by it. A small file is
+      // hashed now if no transfer of it ended before (OFFER_DIGEST_MAX_BYTES).
+      const digest = keyFields.key !== undefined
+        ? undefined
+        : whole ?? await digestBeforeOffer(file, size);
+      if (stopping()) {
+        sayGiven();
+        return { ...TAKEN_BACK, name, results: [] };
+      }
       // The digest key is the file key's alone (not the transfer's).
-      const wholeField = whole === undefined ? {} : {
+      const wholeField = digest === undefined ? {} : {
         sha256: await (await FileCipher.create(key, 0, size)).keyedDigest(
-          whole,
+          digest,
         ),
       };
       const reply = await offerWithPatience(this.#client, {
@@ -703,6 +722,35 @@ async function sizeNow(file: Deno.FsFile, fallback: number): Promise<number> {
   } catch {
     return fallback;
   }
+}
+
+/**
+ * The SHA-256 of `file` (hex), read from its start, if it is small enough
+ * to hash before offering it (OFFER_DIGEST_MAX_BYTES) and not empty (a
+ * claim is of 1 byte or more); left positioned at its start. Undefined
+ * also if it reads shorter than `size` (it changed: its end says so).
+ */
+async function digestBeforeOffer(
+  file: Deno.FsFile,
+  size: number,
+): Promise<string | undefined> {
+  if (size === 0 || size > OFFER_DIGEST_MAX_BYTES) return undefined;
+  const hash = createSha256();
+  const buffer = new Uint8Array(READ_BLOCK_BYTES);
+  let position = 0;
+  try {
+    while (position < size) {
+      const read = await file.read(
+        buffer.subarray(0, Math.min(buffer.length, size - position)),
+      );
+      if (read === null || read === 0) break;
+      hash.update(buffer.subarray(0, read));
+      position += read;
+    }
+  } finally {
+    await file.seek(0, Deno.SeekMode.Start);
+  }
+  return position === size ? hash.digestHex() : undefined;
 }
 
 /**
