@@ -177,6 +177,27 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       }
       return one;
     };
+    // A group's member offered again alone: the group's offer reached
+    // them, so stopped before another does (the session ends, /cancel),
+    // their outcome is their part of the group's (`bob disconnected`), not
+    // that the file was never offered to them (or nothing at all).
+    const heldFromGroup = (
+      member: SendTarget,
+      outcome: Extract<SentFileOutcome, { kind: "finished" }>,
+    ) => {
+      if (!("to" in member)) return;
+      const one = unsaidOf(member);
+      one.offered = true;
+      one.event = {
+        type: "file_sent",
+        re,
+        target: member,
+        outcome: {
+          ...outcome,
+          results: outcome.results.filter((r) => r.name === member.to),
+        },
+      };
+    };
     let targets: SendTarget[] = [target];
     // The file's SHA-256 once a transfer of it sent its end: each offer
     // made again carries it (FileSender `whole`), so that a recipient that
@@ -216,7 +237,13 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
             return;
           }
           if (outcome === "unsent") retry.push(to);
-          else retry.push(...resendTargets(to, outcome, attempt > 0));
+          else {
+            const again = resendTargets(to, outcome, attempt > 0);
+            if ("group" in to && outcome.kind === "finished") {
+              for (const member of again) heldFromGroup(member, outcome);
+            }
+            retry.push(...again);
+          }
         }
         targets = retry;
         if (targets.length === 0 || leaving()) return;
