@@ -31,6 +31,12 @@ import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { asClause, type ChatClient, type Reply } from "./chat_client.ts";
+import {
+  added,
+  cameLateLine,
+  removed,
+  type UnarrivedMessages,
+} from "./unarrived.ts";
 import { SealedRetries } from "./sealed_retries.ts";
 import { answerWithin, stillPending } from "./answer_within.ts";
 import {
@@ -217,6 +223,11 @@ export interface E2eSessionsOptions {
    * they are not told that theirs did not open. Absent: nobody is.
    */
   ignored?: (name: string) => boolean;
+  /**
+   * Told of the messages a chain skipped and of those that came after all
+   * (unarrived.ts). Absent: nobody is.
+   */
+  unarrived?: UnarrivedMessages;
 }
 
 /** A held message sent once its recipient's new key was accepted. */
@@ -781,10 +792,15 @@ export class E2eSessions {
   ): Promise<Opened> {
     const server = client.serverFingerprint;
     const from = message.from;
+    // One said not to have arrived (unarrived.ts), come after all.
+    let cameLate = false;
     const shown = (text: string, sentAt?: number): Opened => {
-      const warnings = sentAt === undefined ? [] : [
-        this.#senderTimes.after(from, sentAt, message.ts),
-        this.#senderTimes.order(from, sentAt),
+      const warnings = [
+        ...(sentAt === undefined ? [] : [
+          this.#senderTimes.after(from, sentAt, message.ts),
+          this.#senderTimes.order(from, sentAt),
+        ]),
+        cameLate ? cameLateLine({ from, group: null }) : null,
       ].filter((line) => line !== null);
       return {
         kind: "message",
@@ -981,6 +997,19 @@ export class E2eSessions {
       const senderTime =
         (content.type === "text" && content.sentAt !== undefined) ||
         (candidates.length > 0 && current?.senderTime === true);
+      // The keys this message skipped are messages of theirs not come
+      // (yet); the one it used, one that had not come before it.
+      if (this.#o.unarrived !== undefined) {
+        const before = used?.ratchet.skipped ?? new Map();
+        const after = out.session.ratchet.skipped;
+        for (const id of removed(before, after)) {
+          if (this.#o.unarrived.arrived(`${key} ${id}`)) cameLate = true;
+        }
+        this.#o.unarrived.skipped(
+          { from, group: null },
+          added(before, after).map((id) => `${key} ${id}`),
+        );
+      }
       keepSession(this.#o.state, key, {
         identity: peerIdentity,
         ...(senderTime ? { senderTime: true as const } : {}),

@@ -20,6 +20,12 @@
  * No Deno API: the state comes in as a value with a save callback.
  */
 
+import {
+  added,
+  cameLateLine,
+  removed,
+  type UnarrivedMessages,
+} from "./unarrived.ts";
 import { fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
 import {
   chainIdOf,
@@ -153,7 +159,13 @@ export function emptyGroupState(): GroupState {
 
 /** What became of an `e2e_group`. */
 export type GroupOpened =
-  | { kind: "message"; message: GroupMessage; text: string }
+  /** `warnings`: lines said after it (it came late: unarrived.ts). */
+  | {
+    kind: "message";
+    message: GroupMessage;
+    text: string;
+    warnings?: string[];
+  }
   /** Not shown: these lines say why (errors start with "ERROR: "). */
   | { kind: "refused"; lines: string[] }
   /**
@@ -164,6 +176,11 @@ export type GroupOpened =
 
 export interface GroupSessionsOptions {
   state: GroupState;
+  /**
+   * Told of the messages a chain skipped and of those that came after all
+   * (unarrived.ts). Absent: nobody is.
+   */
+  unarrived?: UnarrivedMessages;
   save: () => Promise<void>;
   /** e2e_sessions.ts `sendSecret`, bound to its E2eSessions. */
   sendSecret: (
@@ -984,10 +1001,19 @@ export class GroupSessions {
     before?: Promise<unknown>,
   ): Promise<GroupOpened> {
     const server = client.serverFingerprint;
+    // One said not to have arrived (unarrived.ts), come after all.
+    let cameLate = false;
     const shown = (text: string): GroupOpened => ({
       kind: "message",
       message: groupOf(message),
       text,
+      ...(cameLate
+        ? {
+          warnings: [
+            cameLateLine({ from: message.from, group: message.group }),
+          ],
+        }
+        : {}),
     });
     const refused = (why: string) => this.#unopened(message, why);
     // Opened before (sent again, or asked for with /history): its key is
@@ -1071,6 +1097,21 @@ export class GroupSessions {
       ) {
         throw new Error(
           `it was written by ${content.from} for ${content.group}, not by ${message.from} for ${message.group}`,
+        );
+      }
+      // The iterations this message skipped are messages of the member's
+      // not come (yet); the one it used, one that had not come before it.
+      const unarrived = this.#o.unarrived;
+      if (unarrived !== undefined) {
+        const chain = `${where} ${toHex(out.chain.chainId)}`;
+        for (const i of removed(chains[index]!.skipped, out.chain.skipped)) {
+          if (unarrived.arrived(`${chain} ${i}`)) cameLate = true;
+        }
+        unarrived.skipped(
+          { from: message.from, group: message.group },
+          added(chains[index]!.skipped, out.chain.skipped).map((i) =>
+            `${chain} ${i}`
+          ),
         );
       }
       chains[index] = out.chain;

@@ -452,6 +452,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Private and group messages end to end (issue 17), when there are keys.
   const {
     e2e,
+    unarrived,
     groupSessions,
     fileKeys,
     usesE2e,
@@ -949,6 +950,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         });
       }
       await endFilesUnsent();
+      unarrived.close();
       terminal.close();
       return 1;
     }
@@ -1008,6 +1010,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       if (next === null && !readerIsGone) {
         await withDeadline(commands.answered(), REPLY_GRACE_MS);
       }
+      unarrived.close();
       terminal.close();
       // Leaving while it reconnects is the user's choice, no failure (each
       // line not sent was said).
@@ -1104,6 +1107,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   }
   // Files still arriving stop (kept for resuming): let their files close.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
+  // Nothing more is said of messages not come.
+  unarrived.close();
   terminal.close();
   if (!ending.clean || cut) return 1;
   // A script learns from the exit status that a command failed.

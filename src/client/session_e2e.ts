@@ -7,6 +7,7 @@
  * @module
  */
 
+import { UnarrivedMessages } from "./unarrived.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -122,8 +123,18 @@ export function sessionE2e(options: SessionE2eOptions) {
       code: "e2e",
       text: sanitizeForTerminal(line),
     });
+  // Messages a chain skipped that never came (the host may drop them):
+  // said in their sender's turn, after what of theirs is being shown.
+  const unarrived = new UnarrivedMessages({
+    say: (from, line) =>
+      void inTurn(
+        from,
+        () => emit({ type: "notice", text: sanitizeForTerminal(line) }),
+      ),
+  });
   // Private messages end to end (issue 17), when there are keys.
   const e2e = keys === undefined ? null : new E2eSessions({
+    unarrived,
     keyring: keys.keyring,
     saveKeyring: keys.save,
     state: keys.state,
@@ -148,6 +159,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   const groupSessions = e2e === null || e2eKeys === undefined
     ? null
     : new GroupSessions({
+      unarrived,
       state: e2eKeys.state.groups,
       save: () => e2eKeys.saveState(e2eKeys.state, warn),
       sendSecret: (...args) => e2e.sendSecret(...args),
@@ -377,6 +389,12 @@ export function sessionE2e(options: SessionE2eOptions) {
       case "message":
         warnLookalikeGroup(opened.message, count);
         show(opened.message, opened.text, count);
+        // It came once said not to have arrived (unarrived.ts).
+        emitOpenedLines(
+          emit,
+          (opened.warnings ?? []).map(sanitizeForTerminal),
+          count,
+        );
         return;
       case "refused":
         emitRefusedGroup(emit, opened.lines.map(sanitizeForTerminal), count);
@@ -494,6 +512,7 @@ export function sessionE2e(options: SessionE2eOptions) {
 
   return {
     e2e,
+    unarrived,
     groupSessions,
     fileKeys,
     usesE2e,

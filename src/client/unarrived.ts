@@ -1,0 +1,155 @@
+// This module is browser compatible.
+
+/**
+ * End-to-end messages that never came: a message opened on a ratchet chain
+ * (private) or a sender-key chain (group) says how many of its sender's
+ * messages came before it, so the keys it made the receiver skip are
+ * messages sent to them that the server did not deliver. A host can drop
+ * one for good, and everything after it still opens; this is how the
+ * receiver hears of the hole.
+ *
+ * Each chain step that skipped keys is one gap. Said once, one line per
+ * gap, when any of its messages are still missing {@link UNARRIVED_GRACE_MS}
+ * after it was seen: the server delivers a sender's messages in order, so
+ * honest reordering is rare, but a late copy (a history answer, a held
+ * message released) may still come, and is then said to have come late.
+ * Never "withheld": the client cannot know why a message did not come.
+ *
+ * @module
+ */
+
+/** How long a skipped message may still come before it is said missing. */
+export const UNARRIVED_GRACE_MS = 5_000;
+
+/**
+ * The most skipped messages followed in all: as many as the private and
+ * group keys kept together (e2e_state.ts, group_sessions.ts), the oldest
+ * forgotten first.
+ */
+export const MAX_UNARRIVED = 20_000;
+
+/** Who a gap's messages are from, and where (null: a private message). */
+export interface GapSource {
+  from: string;
+  group: string | null;
+}
+
+interface Gap extends GapSource {
+  missing: Set<string>;
+  said: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export interface UnarrivedOptions {
+  /** Shows `line`, about messages from `from`. */
+  say: (from: string, line: string) => void;
+  graceMs?: number;
+}
+
+/** The gaps seen, until their messages come or are said missing. */
+export class UnarrivedMessages {
+  readonly #o: UnarrivedOptions;
+  readonly #byId = new Map<string, Gap>();
+  readonly #gaps = new Set<Gap>();
+
+  constructor(options: UnarrivedOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * A message from `source` skipped `ids` (the keys it made us keep, each
+   * unique to its chain position): one gap, said unless they come in time.
+   */
+  skipped(source: GapSource, ids: readonly string[]): void {
+    const fresh = ids.filter((id) => !this.#byId.has(id));
+    if (fresh.length === 0) return;
+    const gap: Gap = {
+      from: source.from,
+      group: source.group,
+      missing: new Set(fresh),
+      said: false,
+      timer: null,
+    };
+    for (const id of fresh) this.#byId.set(id, gap);
+    this.#gaps.add(gap);
+    gap.timer = setTimeout(
+      () => this.#due(gap),
+      this.#o.graceMs ?? UNARRIVED_GRACE_MS,
+    );
+    // Maps iterate in insertion order: the first ids are the oldest.
+    for (const old of this.#byId.keys()) {
+      if (this.#byId.size <= MAX_UNARRIVED) break;
+      this.#forget(old);
+    }
+  }
+
+  /**
+   * The message `id` came after all: whether it had been said missing (its
+   * line then says it came late).
+   */
+  arrived(id: string): boolean {
+    const gap = this.#byId.get(id);
+    if (gap === undefined) return false;
+    this.#forget(id);
+    return gap.said;
+  }
+
+  /** No more lines: the session ends. */
+  close(): void {
+    for (const gap of this.#gaps) {
+      if (gap.timer !== null) clearTimeout(gap.timer);
+    }
+    this.#gaps.clear();
+    this.#byId.clear();
+  }
+
+  #forget(id: string): void {
+    const gap = this.#byId.get(id);
+    if (gap === undefined) return;
+    this.#byId.delete(id);
+    gap.missing.delete(id);
+    if (gap.missing.size > 0) return;
+    if (gap.timer !== null) clearTimeout(gap.timer);
+    this.#gaps.delete(gap);
+  }
+
+  #due(gap: Gap): void {
+    gap.timer = null;
+    if (gap.missing.size === 0) return;
+    gap.said = true;
+    this.#o.say(gap.from, unarrivedLine(gap, gap.missing.size));
+  }
+}
+
+/** The line for `count` messages from `source` that have not come. */
+export function unarrivedLine(source: GapSource, count: number): string {
+  const one = count === 1;
+  const where = source.group === null ? "" : ` in ${source.group}`;
+  return `${
+    one ? "1 message" : `${count} messages`
+  } from ${source.from}${where} ${
+    one ? "has" : "have"
+  } not arrived (the server may have held ${one ? "it" : "them"} back)`;
+}
+
+/** Said after a message that came once said missing. */
+export function cameLateLine(source: GapSource): string {
+  const where = source.group === null ? "" : ` in ${source.group}`;
+  return `That message from ${source.from}${where} came late: it is one said not to have arrived`;
+}
+
+/** The ids in `after` and not in `before`. */
+export function added<T>(
+  before: ReadonlyMap<T, unknown>,
+  after: ReadonlyMap<T, unknown>,
+): T[] {
+  return [...after.keys()].filter((key) => !before.has(key));
+}
+
+/** The ids in `before` and no longer in `after`. */
+export function removed<T>(
+  before: ReadonlyMap<T, unknown>,
+  after: ReadonlyMap<T, unknown>,
+): T[] {
+  return [...before.keys()].filter((key) => !after.has(key));
+}

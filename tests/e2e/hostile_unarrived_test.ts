@@ -1,0 +1,119 @@
+/**
+ * A hostile server holds back one of alice's end-to-end messages (private,
+ * then group): everything after it still opens, since bob's chain keeps the
+ * key of the one skipped, so only that key tells of the hole. A real `chat
+ * connect` as bob says that a message from alice has not arrived, once,
+ * never that it was withheld (it cannot know why); and when the server
+ * delivers it after all, shows it, saying that it came late.
+ */
+
+import assert from "node:assert/strict";
+import {
+  encodeSenderKey,
+  newSenderChain,
+  type OwnChain,
+  sealGroupMessage,
+} from "../../src/crypto/sender_key.ts";
+import {
+  encodeGroupContent,
+  SENDER_KEY_LABEL_PREFIX,
+} from "../../src/client/group_sessions.ts";
+import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
+
+Deno.test("chat connect --json says that a private message a hostile server held back has not arrived, and that it came late when it does", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-held-back-private-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  const first = await alice.sealText("first");
+  const held = await alice.sealText("held back");
+  const third = await alice.sealText("third");
+  alice.deliver(channel, first);
+  alice.deliver(channel, third);
+  await bob.waitFor(/has not arrived/);
+  alice.deliver(channel, held);
+  await bob.waitFor(/came late/);
+  await bob.write("/quit\n");
+  await bob.finish();
+
+  const events = bob.stdout.split("\n").filter((line) => line !== "").map(
+    (line) => JSON.parse(line),
+  );
+  const said = events.filter((event) =>
+    event.type === "message" ||
+    (event.type === "notice" && /arrived|came late/.test(event.text))
+  ).map((event) => [event.type, event.text]);
+  assert.deepEqual(said, [
+    ["message", "first"],
+    ["message", "third"],
+    [
+      "notice",
+      "1 message from alice has not arrived (the server may have held it back)",
+    ],
+    ["message", "held back"],
+    [
+      "notice",
+      "That message from alice came late: it is one said not to have arrived",
+    ],
+  ]);
+  assert.doesNotMatch(bob.stdout, /withheld/);
+});
+
+Deno.test("chat connect says that a group message a hostile server held back has not arrived, and that it came late when it does", async () => {
+  await using run = await startHostileE2e("chat-e2e-held-back-group-");
+  const { bob, channel, alice } = run;
+  let chain: OwnChain = await newSenderChain();
+  alice.deliver(
+    channel,
+    await alice.seal({
+      type: "secret",
+      from: "alice",
+      to: "bob",
+      label: SENDER_KEY_LABEL_PREFIX + "team",
+      secret: encodeSenderKey(chain),
+    }),
+  );
+  const seal = async (text: string) => {
+    const out = await sealGroupMessage(
+      chain,
+      encodeGroupContent({ from: "alice", group: "team", text }),
+    );
+    chain = out.chain;
+    return out.message;
+  };
+  const deliver = (body: Uint8Array) => {
+    const id = alice.nextId();
+    channel.send({
+      t: "e2e_group",
+      group: "team",
+      from: "alice",
+      fingerprint: alice.fingerprint,
+      ts: Date.now(),
+      id,
+      seq: id,
+    }, body);
+  };
+  const first = await seal("first");
+  const held = [await seal("held back"), await seal("held back too")];
+  const fourth = await seal("fourth");
+  deliver(first);
+  deliver(fourth);
+  await bob.waitFor(/have not arrived/);
+  deliver(held[1]!);
+  await bob.waitFor(/came late/);
+  await bob.write("/quit\n");
+  await bob.finish();
+
+  const said = bob.stdout.split("\n").filter((line) =>
+    /\[Receive group|arrived|came late/.test(line)
+  );
+  assert.deepEqual(said, [
+    "[Receive group team message from alice]: first",
+    "[Receive group team message from alice]: fourth",
+    "2 messages from alice in team have not arrived (the server may have held them back)",
+    "[Receive group team message from alice]: held back too",
+    "That message from alice in team came late: it is one said not to have arrived",
+  ]);
+  assert.doesNotMatch(bob.stdout + bob.stderr, /withheld/);
+});
