@@ -42,6 +42,12 @@ const opt = (type: FieldType) => f(type, { optional: true });
 /** Every event type and its fields. `re`: a number or a string. */
 export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
   notice: { re: opt("re"), text: f("string") },
+  unarrived: {
+    from: f("string"),
+    group: opt("string"),
+    count: f("number"),
+    text: f("string"),
+  },
   welcome: { name: f("string"), text: f("string"), ownAfter: opt("number") },
   error: {
     re: f("re", { nullable: true }),
@@ -217,6 +223,14 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
       return event.re === undefined
         ? { type: "notice", text: event.text }
         : { type: "notice", re: event.re, text: event.text };
+    case "unarrived":
+      return {
+        type: "unarrived",
+        from: event.from,
+        ...(event.group === null ? {} : { group: event.group }),
+        count: event.count,
+        text: event.text,
+      };
     case "error":
       return {
         type: "error",

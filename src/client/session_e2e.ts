@@ -126,11 +126,15 @@ export function sessionE2e(options: SessionE2eOptions) {
   // Messages a chain skipped that never came (the host may drop them):
   // said in their sender's turn, after what of theirs is being shown.
   const unarrived = new UnarrivedMessages({
-    say: (from, line) =>
-      void inTurn(
-        from,
-        () => emit({ type: "notice", text: sanitizeForTerminal(line) }),
-      ),
+    say: ({ from, group }, count, line) =>
+      void inTurn(from, () =>
+        emit({
+          type: "unarrived",
+          from,
+          group,
+          count,
+          text: sanitizeForTerminal(line),
+        })),
   });
   // Private messages end to end (issue 17), when there are keys.
   const e2e = keys === undefined ? null : new E2eSessions({

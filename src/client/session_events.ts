@@ -59,6 +59,18 @@ export type SessionEvent =
     /** As a notice's `marked`: the web page's file lines. */
     marked?: true;
   }
+  /**
+   * `count` end-to-end messages from `from` (in `group`, or private: null)
+   * that a later one of theirs showed were sent, and have not come
+   * (unarrived.ts); `text` says so.
+   */
+  | {
+    type: "unarrived";
+    from: string;
+    group: string | null;
+    count: number;
+    text: string;
+  }
   /** Sent by the server unasked: chat, presence, membership. */
   | { type: "incoming"; message: ServerMessage; text: string }
   /** The server's reply to command `re`. */
@@ -176,6 +188,7 @@ export function isFailure(event: SessionEvent): boolean {
     case "file_sent":
       return event.again !== true && !allReceived(event);
     case "notice":
+    case "unarrived":
     case "incoming":
     case "help":
     case "queued":

@@ -48,6 +48,8 @@ export function textOf(
 ): TextLines {
   const out = (lines: string[], error = false) => ({ lines, error });
   switch (event.type) {
+    case "unarrived":
+      return out([event.text]);
     case "notice":
       // Marks only the page asks for (session_events.ts `marked`).
       return out([

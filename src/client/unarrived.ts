@@ -41,8 +41,8 @@ interface Gap extends GapSource {
 }
 
 export interface UnarrivedOptions {
-  /** Shows `line`, about messages from `from`. */
-  say: (from: string, line: string) => void;
+  /** Shows `line`, about `count` messages from `source` not come. */
+  say: (source: GapSource, count: number, line: string) => void;
   graceMs?: number;
 }
 
@@ -117,7 +117,12 @@ export class UnarrivedMessages {
     gap.timer = null;
     if (gap.missing.size === 0) return;
     gap.said = true;
-    this.#o.say(gap.from, unarrivedLine(gap, gap.missing.size));
+    const source = { from: gap.from, group: gap.group };
+    this.#o.say(
+      source,
+      gap.missing.size,
+      unarrivedLine(source, gap.missing.size),
+    );
   }
 }
 

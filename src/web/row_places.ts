@@ -75,6 +75,14 @@ function ownPlaces(event: SessionEvent, self: string): Places {
       }
       return [];
     }
+    case "unarrived":
+      return [
+        conversationKey(
+          event.group === null
+            ? { kind: "user", name: event.from }
+            : { kind: "group", name: event.group },
+        ),
+      ];
     case "reply": {
       const conversation = chatConversation(event.command);
       return conversation === null ? [] : [conversationKey(conversation)];

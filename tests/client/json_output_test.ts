@@ -174,6 +174,20 @@ const EVENTS: SessionEvent[] = [
   { type: "file_received", offer, name: "a (1).txt", path: "/tmp/a (1).txt" },
   { type: "file_failed", offer, reason: "checksum" },
   {
+    type: "unarrived",
+    from: "jojo",
+    group: null,
+    count: 1,
+    text: "1 message from jojo has not arrived",
+  },
+  {
+    type: "unarrived",
+    from: "jojo",
+    group: "g",
+    count: 2,
+    text: "2 messages from jojo in g have not arrived",
+  },
+  {
     type: "file_sent",
     re: 1,
     target: { group: "g" },

@@ -9,7 +9,7 @@ import {
 function sayings(count: number) {
   const said: string[] = [];
   const { promise, resolve } = Promise.withResolvers<string[]>();
-  const say = (_from: string, line: string) => {
+  const say = (_source: unknown, _count: number, line: string) => {
     said.push(line);
     if (said.length === count) resolve(said);
   };
@@ -36,7 +36,7 @@ Deno.test("UnarrivedMessages says one line per gap for the messages that did not
 Deno.test("UnarrivedMessages says nothing of a gap filled in time, nor after close", () => {
   const said: string[] = [];
   const gaps = new UnarrivedMessages({
-    say: (_from, line) => said.push(line),
+    say: (_source, _count, line) => said.push(line),
   });
   gaps.skipped({ from: "alice", group: null }, ["a 1"]);
   gaps.skipped({ from: "alice", group: null }, ["a 1"]); // seen before

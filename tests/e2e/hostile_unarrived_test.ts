@@ -41,14 +41,14 @@ Deno.test("chat connect --json says that a private message a hostile server held
     (line) => JSON.parse(line),
   );
   const said = events.filter((event) =>
-    event.type === "message" ||
+    event.type === "message" || event.type === "unarrived" ||
     (event.type === "notice" && /arrived|came late/.test(event.text))
   ).map((event) => [event.type, event.text]);
   assert.deepEqual(said, [
     ["message", "first"],
     ["message", "third"],
     [
-      "notice",
+      "unarrived",
       "1 message from alice has not arrived (the server may have held it back)",
     ],
     ["message", "held back"],
@@ -57,6 +57,12 @@ Deno.test("chat connect --json says that a private message a hostile server held
       "That message from alice came late: it is one said not to have arrived",
     ],
   ]);
+  // A bot reads who and how many without parsing the text.
+  const unarrived = events.find((event) => event.type === "unarrived");
+  assert.deepEqual(
+    { ...unarrived, text: undefined },
+    { type: "unarrived", from: "alice", count: 1, text: undefined },
+  );
   assert.doesNotMatch(bob.stdout, /withheld/);
 });
 
