@@ -19,6 +19,7 @@ import {
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
 import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
+import { hasPty } from "../_helpers/process.ts";
 
 Deno.test("chat connect --json says that a private message a hostile server held back has not arrived, and that it came late when it does", async () => {
   await using run = await startHostileE2e(
@@ -122,4 +123,34 @@ Deno.test("chat connect says that a group message a hostile server held back has
     "That message from alice in team came late: it is one said not to have arrived",
   ]);
   assert.doesNotMatch(bob.stdout + bob.stderr, /withheld/);
+});
+
+const PTY = await hasPty();
+
+Deno.test({
+  name:
+    "chat connect on a terminal says that a private message a hostile server held back has not arrived",
+  ignore: !PTY,
+  async fn() {
+    await using run = await startHostileE2e(
+      "chat-e2e-held-back-tty-",
+      () => [],
+      () => {},
+      undefined,
+      { tty: true },
+    );
+    const { bob, channel, alice } = run;
+    const first = await alice.sealText("first");
+    await alice.sealText("held back");
+    alice.deliver(channel, first);
+    alice.deliver(channel, await alice.sealText("third"));
+    await bob.waitFor(
+      /1 message from alice has not arrived \(the server may have held it back\)/,
+    );
+    await bob.write("/quit\n");
+    await bob.finish();
+    const third = bob.stdout.indexOf("Private message from alice: third");
+    assert.ok(third >= 0, bob.stdout);
+    assert.ok(third < bob.stdout.indexOf("has not arrived"));
+  },
 });
