@@ -55,6 +55,11 @@ export class SealedRetries<T> {
   answered(cid: string, reply: Reply): void {
     if (reply.t !== "ok" && reply.t !== "error") return;
     if (wasUnanswered(reply)) return;
+    // Refused for its rate, it goes again after a pause (with_patience.ts):
+    // as these bytes. Sealed anew it took another key of the chain, and the
+    // recipient saw the refused one's key skipped, a message that never
+    // came (unarrived.ts), though nothing was held back.
+    if (reply.t === "error" && reply.code === "slow_down") return;
     this.#byCid.delete(cid);
   }
 }

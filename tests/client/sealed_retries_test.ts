@@ -39,3 +39,17 @@ Deno.test("SealedRetries refuses a cid sealed for another line: an envelope neve
     /client id was used for another line/,
   );
 });
+
+Deno.test("SealedRetries keeps a sealed line the server refused with slow_down: it goes again as the same bytes, not on another key of the chain", () => {
+  const kept = new SealedRetries<string>();
+  kept.keep("a", "line a", "sealed a");
+  kept.answered("a", {
+    t: "error",
+    re: 1,
+    code: "slow_down",
+    text: "ERROR: slow down",
+  });
+  assert.equal(kept.get("a"), "sealed a");
+  kept.answered("a", { t: "ok", re: 2, text: "sent", id: 7 });
+  assert.equal(kept.get("a"), undefined);
+});
