@@ -126,7 +126,9 @@ export function sessionE2e(options: SessionE2eOptions) {
   // Messages a chain skipped that never came (the host may drop them):
   // said in their sender's turn, after what of theirs is being shown.
   const unarrived = new UnarrivedMessages({
-    say: ({ from, group }, count, line) =>
+    // Nothing said of what someone ignored sends, or does not.
+    say: ({ from, group }, count, line) => {
+      if (ignored(from)) return;
       void inTurn(from, () =>
         emit({
           type: "unarrived",
@@ -134,7 +136,8 @@ export function sessionE2e(options: SessionE2eOptions) {
           group,
           count,
           text: sanitizeForTerminal(line),
-        })),
+        }));
+    },
   });
   // Private messages end to end (issue 17), when there are keys.
   const e2e = keys === undefined ? null : new E2eSessions({

@@ -127,6 +127,7 @@ import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { safeMarked } from "./bidi_runs.ts";
 import { OwnKeysOnServer } from "../client/own_keys_on_server.ts";
+import { UnarrivedMessages } from "../client/unarrived.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   formatTransfers,
@@ -227,6 +228,24 @@ let identity: Identity | null = null;
 let e2e: E2eSessions | null = null;
 /** Group messages end to end (sender keys), with `e2e`. */
 let groupSessions: GroupSessions | null = null;
+/**
+ * Messages their chains skipped that never came (the host may drop them):
+ * said in their sender's turn, as the terminal does (unarrived.ts).
+ */
+const unarrived = new UnarrivedMessages({
+  // Nothing said of what someone ignored sends, or does not.
+  say: ({ from, group }, count, line) => {
+    if (isIgnored(from)) return;
+    void inTurn(from, () =>
+      emit({
+        type: "unarrived",
+        from,
+        group,
+        count,
+        text: sanitizeForTerminal(line),
+      }));
+  },
+});
 /** File keys that came end to end, until their offers ask for them. */
 const fileKeys = new FileKeyInbox();
 
@@ -2064,6 +2083,12 @@ function showGroupOpened(opened: GroupOpened, count?: HistoryCount): void {
     case "message":
       warnLookalikeGroup(opened.message, count);
       show(opened.message, opened.text, count);
+      // It came once said not to have arrived (unarrived.ts).
+      emitOpenedLines(
+        emit,
+        (opened.warnings ?? []).map(sanitizeForTerminal),
+        count,
+      );
       return;
     case "refused":
       emitRefusedGroup(emit, opened.lines, count);
@@ -2614,6 +2639,7 @@ async function openE2e(
   }
   e2e = new E2eSessions({
     ...pageE2e,
+    unarrived,
     ignored: (name) => isIgnored(name),
     notify: (lines) => {
       if (lines[0]?.startsWith("WARNING: ")) {
@@ -2635,6 +2661,7 @@ async function openE2e(
   const kept = pageE2e;
   const sessions = e2e;
   groupSessions = new GroupSessions({
+    unarrived,
     state: kept.state.groups,
     save: () => kept.saveState(kept.state),
     sendSecret: (...args) => sessions.sendSecret(...args),
