@@ -702,7 +702,7 @@ export async function sendFromPage(
  * Waits for a place for `name` to `target` (its recipient has the most of
  * ours under way), listed meanwhile; said once, when first offered.
  */
-async function placeFor(
+function placeFor(
   context: FilesViewContext,
   id: number,
   target: FileTarget,
@@ -710,16 +710,13 @@ async function placeFor(
   again: boolean,
   emit: (event: SessionEvent) => void,
 ): Promise<SendingPlace | "stopped"> {
-  const waiting = context.waiting.add(id, name, [target], "place");
-  if (!again) {
-    emit(markedNotice(heldNotice(name, target, marked)));
-  }
-  try {
-    const given = await context.waiting.places.wait(target, waiting.stopped);
-    return given === "cancelled" ? "stopped" : given;
-  } finally {
-    waiting.done();
-  }
+  return waitListed(
+    context,
+    { id, name, target, why: "place" },
+    again ? null : () => markedNotice(heldNotice(name, target, marked)),
+    emit,
+    (stopped) => context.waiting.places.wait(target, stopped),
+  );
 }
 
 /**
@@ -727,7 +724,7 @@ async function placeFor(
  * most the server lets a sender have), listed meanwhile; said once, when
  * first offered, in the terminal's words.
  */
-async function manyFor(
+function manyFor(
   context: FilesViewContext,
   id: number,
   target: FileTarget,
@@ -735,10 +732,36 @@ async function manyFor(
   again: boolean,
   emit: (event: SessionEvent) => void,
 ): Promise<SendingPlace | "stopped"> {
-  const waiting = context.waiting.add(id, name, [target], "many");
-  if (!again) emit(markedNotice(atOnceNotice(marked(name))));
+  return waitListed(
+    context,
+    { id, name, target, why: "many" },
+    again ? null : () => markedNotice(atOnceNotice(marked(name))),
+    emit,
+    (stopped) => context.waiting.atOnce.wait(stopped),
+  );
+}
+
+/**
+ * Lists file `id` as waiting (`why`) for as long as `wait` takes, after
+ * saying `notice` (null when it was said at the file's first offer). `wait`
+ * is asked before the first await, so the file is in line when this returns.
+ */
+async function waitListed(
+  context: FilesViewContext,
+  file: { id: number; name: string; target: FileTarget; why: WaitingWhy },
+  notice: (() => SessionEvent) | null,
+  emit: (event: SessionEvent) => void,
+  wait: (stopped: Promise<void>) => Promise<SendingPlace | "cancelled">,
+): Promise<SendingPlace | "stopped"> {
+  const waiting = context.waiting.add(
+    file.id,
+    file.name,
+    [file.target],
+    file.why,
+  );
+  if (notice !== null) emit(notice());
   try {
-    const given = await context.waiting.atOnce.wait(waiting.stopped);
+    const given = await wait(waiting.stopped);
     return given === "cancelled" ? "stopped" : given;
   } finally {
     waiting.done();
