@@ -116,13 +116,18 @@ export function sessionE2e(options: SessionE2eOptions) {
     run: () => void | Promise<void>,
     asked = false,
   ) => order.run(run, laneOf(from, asked));
-  const warn = (line: string) =>
-    emit({
-      type: "error",
-      re: null,
-      code: "e2e",
-      text: sanitizeForTerminal(line),
-    });
+  const warn = (line: string) => emit(e2eErrorLine(line));
+  /** Says `line` as an end-to-end error now, or with the history answer. */
+  const warnOrHold = (line: string, count: HistoryCount | undefined) =>
+    emitOrHold(emit, e2eErrorLine(line), count);
+  // Names in these lines may come from the server: made safe here.
+  const notify = (lines: readonly string[]) => {
+    for (const text of lines.map(sanitizeForTerminal)) {
+      if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
+        emit({ type: "error", re: null, code: "e2e", text });
+      } else emit({ type: "notice", text });
+    }
+  };
   // Messages a chain skipped that never came (the host may drop them):
   // said in their sender's turn, after what of theirs is being shown.
   const unarrived = new UnarrivedMessages({
@@ -148,14 +153,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     saveState: (state) => keys.saveState(state, warn),
     identities: keys.identities,
     ignored,
-    // Names in these lines may come from the server: made safe here.
-    notify: (lines) => {
-      for (const text of lines.map(sanitizeForTerminal)) {
-        if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
-          emit({ type: "error", re: null, code: "e2e", text });
-        } else emit({ type: "notice", text });
-      }
-    },
+    notify,
   });
   // File keys that came end to end, until their offers ask for them.
   const fileKeys = new FileKeyInbox();
@@ -173,13 +171,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       knownKey: (server, name) =>
         e2eKeys.identities.known(server, name) ?? null,
       ignored,
-      notify: (lines) => {
-        for (const text of lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
-        }
-      },
+      notify,
       // Settles once shown, in turn: acknowledged only then.
       late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
       // Private messages are opened in turn (`inTurn`): a sender key sent
@@ -266,14 +258,10 @@ export function sessionE2e(options: SessionE2eOptions) {
   ) =>
     inTurn(from, () => {
       if (count !== undefined) count.unopened++;
-      emitOrHold(emit, {
-        type: "error",
-        re: null,
-        code: "e2e",
-        text: sanitizeForTerminal(
-          `ERROR: ${what} is end to end, and this session has no end-to-end keys to open it`,
-        ),
-      }, count);
+      warnOrHold(
+        `ERROR: ${what} is end to end, and this session has no end-to-end keys to open it`,
+        count,
+      );
     }, asked);
   /** The end-to-end messages left for the keys this session. */
   const awaitingKeys = new AwaitingKeys();
@@ -379,12 +367,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       message.group,
     );
     if (warning === null) return;
-    emitOrHold(emit, {
-      type: "error",
-      re: null,
-      code: "e2e",
-      text: sanitizeForTerminal(warning),
-    }, count);
+    warnOrHold(warning, count);
   };
 
   /**
@@ -483,24 +466,14 @@ export function sessionE2e(options: SessionE2eOptions) {
       (name) => keys?.identities.lookalikeOf?.(server, name, "") ?? null,
     );
     if (lookalike !== null) {
-      emitOrHold(emit, {
-        type: "error",
-        re: null,
-        code: "e2e",
-        text: sanitizeForTerminal(lookalike),
-      }, count);
+      warnOrHold(lookalike, count);
     }
     warnLookalikeGroup(message, count);
     const refusal = plainPrivateRefusal(message, known, self);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(
         emit,
-        {
-          type: "error",
-          re: null,
-          code: "e2e",
-          text: sanitizeForTerminal(refusal),
-        },
+        e2eErrorLine(refusal),
         { other: plainRefusedWith(message, self), ts: message.ts },
         count,
       );
@@ -509,12 +482,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     show();
     const warning = plainGroupWarnings.after(message, known);
     if (warning === null) return;
-    emitOrHold(emit, {
-      type: "error",
-      re: null,
-      code: "e2e",
-      text: sanitizeForTerminal(warning),
-    }, count);
+    warnOrHold(warning, count);
   };
 
   return {
@@ -527,5 +495,15 @@ export function sessionE2e(options: SessionE2eOptions) {
     openE2e,
     openGroup,
     showPlain,
+  };
+}
+
+/** `line` as an end-to-end error event, made safe for the terminal. */
+function e2eErrorLine(line: string): SessionEvent {
+  return {
+    type: "error",
+    re: null,
+    code: "e2e",
+    text: sanitizeForTerminal(line),
   };
 }
