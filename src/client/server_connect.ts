@@ -384,7 +384,7 @@ export function explainConnectError(error: unknown, url: string): string {
     return sanitizeForTerminal(tlsFailure(error, url));
   }
   // A failed handshake's message may quote what the server sent.
-  return sanitizeForTerminal(describeConnectError(messageOf(error), url));
+  return sanitizeForTerminal(describeConnectError(error, url));
 }
 
 /**
@@ -425,10 +425,23 @@ function tlsFailure(error: TlsHandshakeError, url: string): string {
   return `Cannot connect to ${url}: ${error.message}. If it is the certificate 'chat serve' makes for browsers, connect to ${plain} instead (chat encrypts and checks the server's key on its own), or trust the certificate with DENO_CERT=FILE`;
 }
 
-function describeConnectError(reason: string, url: string): string {
-  if (/refused|tcp connect error|os error 111/i.test(reason)) {
+/**
+ * Nothing serving chat at the address: nothing listens on the port (Deno's
+ * ConnectionRefused, whatever words the platform gives it), or an HTTP
+ * server there answered the upgrade with another status than 101 (and 503,
+ * said apart by explainConnectError).
+ */
+function nothingServesChat(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionRefused ||
+    (error instanceof WebSocketUpgradeError && error.status !== null &&
+      error.status !== 101);
+}
+
+function describeConnectError(error: unknown, url: string): string {
+  if (nothingServesChat(error)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }
+  const reason = messageOf(error);
   return reason.startsWith("Cannot")
     ? reason
     : `Cannot connect to ${url}: ${reason}`;
