@@ -121,7 +121,7 @@ export function libraryNames(): string[] {
 
 /**
  * One EVP context per key and direction, set up once (OpenSSL 3's key set-up
- * through EVP costs ~1.2 µs, more than sealing a chat frame), freed when the
+ * through EVP costs more than sealing a chat frame), freed when the
  * key's bytes are collected. The key is copied and compared at each use, so a
  * caller that reused its key buffer for another key gets a fresh context.
  */

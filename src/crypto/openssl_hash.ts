@@ -3,11 +3,10 @@
  * Deno's FFI, one C call each: what room frames (docs/PROTOCOL.md 3.8) need
  * per frame and per member. Not browser compatible (FFI).
  *
- * Why: Deno 2.9.6's node:crypto builds a hash object per call, measured on
- * the 2-core bench machine under load at 8-13 µs for a SHA-256 and 23-50 µs
- * for an HMAC of 62 bytes (`createHash`/`createHmac`), which would make the
- * server's per-member MAC cost far more than sealing the frame for the
- * member (0.6 µs for 100 bytes with OpenSSL). No hash or MAC is written
+ * Why: Deno 2.9.6's node:crypto builds a hash object per call
+ * (`createHash`/`createHmac`), which would make the server's per-member MAC
+ * cost many times more than sealing the frame for the member with OpenSSL
+ * (bench/room_frame_cost.ts measures the per-member costs). No hash or MAC is written
  * here: this file only calls OpenSSL's `SHA256` and `HMAC_*`. Loaded like openssl_aead.ts: only with the `ffi`
  * permission, and used only if it agrees with node:crypto at load
  * (native_room.ts).
@@ -31,8 +30,8 @@ const SYMBOLS = {
   // HMAC_CTX is deprecated in OpenSSL 3 in favour of EVP_MAC, whose set-up
   // needs OSSL_PARAM structs; HMAC_CTX is still exported by libcrypto 3,
   // and re-initialised with a NULL key it reuses the key's prepared state
-  // (0.35 µs per 62-byte MAC here, against 2.5 µs for the one-shot HMAC,
-  // which sets the key up again each call).
+  // (several times cheaper than the one-shot HMAC, which sets the key up
+  // again each call).
   HMAC_CTX_new: { parameters: [], result: "pointer" },
   HMAC_CTX_free: { parameters: ["pointer"], result: "void" },
   HMAC_Init_ex: {

@@ -23,7 +23,7 @@
  * member's MAC key, so a member who can write into another member's
  * connection still cannot forge, alter, replay, reorder or drop room frames
  * without being caught. (The per-frame Ed25519 signature this replaced cost
- * every reader a 39 µs verification: the clients became the bottleneck.)
+ * every reader a verification: the clients became the bottleneck.)
  *
  * A room key is 32 random bytes, fresh per epoch; the nonce is unique per
  * key because the counter only grows within an epoch. The server starts a

@@ -263,7 +263,9 @@ const HEAP_BUFFERS_UP_TO = 4 * 1024 * 1024;
  * that, which the next buffer takes again), so every chunk landed in fresh
  * pages: 52,000 page faults per 256 MiB relayed in some runs against
  * 13,000 in others (/proc/PID/stat minflt), the server's CPU 1.8 against
- * 0.9 s, 63-68 against 123 MB/s one to one (loaded 2-core machine).
+ * 0.9 s, 63-68 against 123 MB/s one to one (loaded 2-core machine; at
+ * 0953ecd, bench/BASELINE.md "Files: the server was faulting in fresh pages
+ * for every chunk").
  */
 function keepFreedMemory(malloc: Malloc): boolean {
   const mmap = malloc.setOption(M_MMAP_THRESHOLD, HEAP_BUFFERS_UP_TO);

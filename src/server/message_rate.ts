@@ -56,10 +56,9 @@ export const HELD_ACKS_BURST = 256;
 
 /**
  * Cursors of one `ack` that cost one token: applying a cursor is store work
- * (about 27 µs each with messages waiting), so an `ack` of 256 took some 7
- * ms of the server for one token, and a flood of them at the rate slowed
- * everyone's replies (another user's ping p90 38 ms, max 113, from two
- * connections). A client acknowledges what it was shown a few times a
+ * (with messages waiting), so an `ack` of 256 cursors held the server far
+ * longer than a `ping` for the same one token, and a flood of them at the
+ * rate slowed everyone's replies. A client acknowledges what it was shown a few times a
  * second, a few conversations at a time: its acks stay at one token.
  */
 export const ACK_CURSORS_PER_TOKEN = 16;

@@ -79,8 +79,8 @@ export const MIN_PACED_CHUNK_BYTES = 16 * 1024;
  * more than before (or from the sender), an end after the end, data before
  * the reply. Uncounted, a frame held 20,000 such acknowledgements, and one
  * connection sending them without pause to an accomplice's transfer took
- * the server's thread from everyone (another user's ping: median 757 ms,
- * max 4 s, against 1 ms) and was never cut off. Those are counted as file
+ * the server's thread from everyone (another user's pings answered in
+ * seconds instead of at once) and was never cut off. Those are counted as file
  * data for no transfer (message_rate.ts): a few pass, a flood is cut off.
  *
  * The window counts bytes, not messages, so data that moves a transfer by a

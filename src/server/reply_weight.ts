@@ -5,12 +5,10 @@
  * its reply names many users or groups: `list`, `groups` and `members`.
  *
  * Such a reply is up to 255 KiB of JSON, built, encoded and sealed for one
- * request, and each counted as one message like a `ping`: with 2000 users
- * online a `list` cost a real `chat serve` about 3.5 ms of its thread (more
- * with away reasons: 260 KB), so one address asking at its 60 messages a
- * second held the thread a fifth of the time, and a few addresses all of it,
- * while a `history` reply of the same size is held to 3 a second per
- * address. Now such a request takes
+ * request, and each counted as one message like a `ping`: with thousands of
+ * users online, one address asking at its message rate held a large share
+ * of the server's thread, and a few addresses all of it, while a `history`
+ * reply of the same size is held to 3 a second per address. Now such a request takes
  * a token per NAMES_PER_TOKEN names its reply may carry, as an `ack` pays
  * for its cursors (message_rate.ts ackWeight): the rate then holds for the
  * work, not the count. A reply naming fewer than NAMES_PER_TOKEN (a class,

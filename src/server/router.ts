@@ -407,10 +407,10 @@ const MAX_MISSED = 2 * MAX_HISTORY;
 /**
  * The most bytes of bodies one page holds (a body is far smaller). Every
  * sign-in reads its page from the store and seals it, whether or not the
- * client reads it: at 1000 messages of 16,000 bytes (16 MB) a page cost the
- * server's thread 25-45 ms, and one address signing the same name in at its
- * 10 connections a second took 35-45% of it (a `history` reply, 256 KiB,
- * is limited to 3 a second per address). At 1 MiB a sign-in costs about
+ * client reads it: a page of 1000 messages of 16,000 bytes (16 MB) let one
+ * address signing the same name in at its handshake rate take a large share
+ * of the server's thread (a `history` reply, 256 KiB, is limited to 3 a
+ * second per address). At 1 MiB a sign-in costs about
  * what its RSA handshake does; a client that acknowledges gets the rest a
  * page at a time, as before.
  */

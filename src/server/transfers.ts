@@ -743,8 +743,8 @@ function chunk(
  * Whether routing this `file_chunk` from connection `from` leaves the store
  * alone: the chunk is relayed as it is (or dropped quietly), its transfer
  * neither starts nor ends with it. Such a chunk needs no transaction, which
- * costs the server's thread 0.05-0.2 ms, against about 1 ms for relaying a
- * 128 KiB chunk at 150 MB/s (8,192 chunks a GiB). False when it may write:
+ * would cost the server's thread a good part of what relaying the chunk
+ * costs (8,192 chunks a GiB). False when it may write:
  * the first chunk, or one that abandons the transfer (recorded in the store).
  */
 export function chunkWritesNothing(

@@ -140,7 +140,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "private and group messages indexed by time",
     // requeueSince looks for the messages sent since a client was last
     // heard from (seconds ago): without this index it read the whole
-    // history, 43 ms per dropped connection with a million messages stored.
+    // history for every dropped connection.
     // Only messages with recipients have deliveries to requeue, so public
     // ones (most of them, and the busiest path) stay out of it.
     up: `CREATE INDEX messages_with_recipients_by_time

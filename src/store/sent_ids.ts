@@ -129,7 +129,7 @@ export class SentIds {
 
   /**
    * Deletes the rows memory forgot, by their primary key, in one statement
-   * (finding a cut-off by an OFFSET cost about 7 µs a message).
+   * (finding a cut-off by an OFFSET costs a step per message skipped).
    */
   #deleteForgotten(): void {
     const ids = this.#recent.takeForgotten();

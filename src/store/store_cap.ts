@@ -322,9 +322,9 @@ export class StoreCap {
   /**
    * A store made with incremental auto_vacuum (log_upkeep.ts) that has
    * many more free pages than it will soon reuse gives some back to the
-   * disk: a few pages at a time, within TRIM_BUDGET_MS (moving a page costs
-   * about 0.15 ms here, so 8000 free pages take some minutes of checks,
-   * never one long pause). Free pages up to a quarter of the file (and 1
+   * disk: a few pages at a time, within TRIM_BUDGET_MS (moving a page is
+   * slow, so thousands of free pages take some minutes of checks, never one
+   * long pause). Free pages up to a quarter of the file (and 1
    * MiB) stay: a store at its cap refills what it pruned, and giving that
    * back would only grow the file again. An older store (auto_vacuum off)
    * keeps its size.

@@ -164,8 +164,8 @@ export class Transactions {
   /**
    * Writes the held public messages, in order, and the client ids held
    * with them, in as few statements as it can: one multi-row INSERT costs
-   * about half as much per row as one INSERT per message (measured with
-   * node:sqlite on a WAL database, 1.8 -> 0.9 µs a row), and a busy room
+   * about half as much per row as one INSERT per message (node:sqlite on a
+   * WAL database), and a busy room
    * stores tens of thousands a second.
    */
   writeHeld(): void {

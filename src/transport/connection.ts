@@ -72,7 +72,7 @@ export interface Connection {
    * a later message of the same length to be read into. A download's frames
    * are all alike: one buffer then serves them one after another, where a
    * fresh one each time is allocated, zeroed and freed (the zeroing alone
-   * was 6% of a receiving `chat connect`'s main thread under perf).
+   * showed in perf profiles of a receiving `chat connect`'s main thread).
    */
   reuse?(buffer: ArrayBufferLike): void;
   close(code?: number, reason?: string): void;
