@@ -17,7 +17,12 @@ import {
   type GroupRecord,
   parseGroupRecord,
 } from "./group_record.ts";
-import { type KV, type KvWatchEntry, KvWatchInclude } from "./nats.ts";
+import {
+  isWrongLastSequence,
+  type KV,
+  type KvWatchEntry,
+  KvWatchInclude,
+} from "./nats.ts";
 import type { ClusterSink } from "./port.ts";
 import { groupRecordKey } from "./subjects.ts";
 
@@ -113,7 +118,7 @@ export class ClusterGroups {
         return;
       } catch (error) {
         // Another node wrote first: apply the change to what it wrote.
-        if (/wrong last sequence|key exists/i.test(messageOf(error))) {
+        if (isWrongLastSequence(error)) {
           attempt++;
           continue;
         }
@@ -247,7 +252,7 @@ export async function leaveEveryGroup(
       } catch (error) {
         // Another node wrote first: take the name out of what it wrote.
         if (
-          !/wrong last sequence/i.test(messageOf(error)) ||
+          !isWrongLastSequence(error) ||
           attempt + 1 >= ATTEMPTS
         ) throw error;
       }

@@ -23,7 +23,13 @@
 import { isValidName, nameKey } from "../../protocol/limits.ts";
 import { nameSkeleton } from "../../protocol/name_skeleton.ts";
 import type { NameClaim } from "../identity_gate.ts";
-import { connectNats, type KV, KvWatchInclude, openBucket } from "./nats.ts";
+import {
+  connectNats,
+  isWrongLastSequence,
+  type KV,
+  KvWatchInclude,
+  openBucket,
+} from "./nats.ts";
 import { parseGroupRecord } from "./group_record.ts";
 import {
   encodeNameBinding,
@@ -346,7 +352,7 @@ export class ClusterNames {
         return answer;
       } catch (error) {
         // Another node wrote first: decide again on what it wrote.
-        if (!/wrong last sequence|key exists/i.test(messageOf(error))) {
+        if (!isWrongLastSequence(error)) {
           throw error;
         }
       }
@@ -475,7 +481,7 @@ export class ClusterNames {
         await this.#kv.delete(key, { previousSeq: bound.revision });
         return owner;
       } catch (error) {
-        if (!/wrong last sequence/i.test(messageOf(error))) throw error;
+        if (!isWrongLastSequence(error)) throw error;
       }
     }
     throw new Error(

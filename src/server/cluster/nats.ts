@@ -7,6 +7,7 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { natsServers } from "../nats_urls.ts";
 export {
   DeliverPolicy,
@@ -22,6 +23,18 @@ export type {
 } from "@nats-io/jetstream";
 
 export type { KV, NatsConnection };
+
+/**
+ * Whether `error` is JetStream refusing a compare-and-set write (a KV
+ * `create` of a key that exists, an `update` or `delete` at a revision
+ * another writer moved on from): by its API error code, as the KV client's
+ * own `create` tells it, not by the words of its message.
+ */
+export function isWrongLastSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
 export { KvWatchInclude };
 export type { KvWatchEntry } from "@nats-io/kv";
 export type { Msg, Subscription } from "@nats-io/transport-node";

@@ -33,7 +33,7 @@ import {
   takeOneTime,
   withoutOneTime,
 } from "../prekey_directory.ts";
-import type { KV } from "./nats.ts";
+import { isWrongLastSequence, type KV } from "./nats.ts";
 import { prekeysKey } from "./subjects.ts";
 
 /** Compare-and-set attempts before giving up (another node kept winning). */
@@ -144,7 +144,7 @@ export class ClusterPrekeys implements SharedPrekeys {
       else await this.#kv.update(key, value, revision);
       return true;
     } catch (error) {
-      if (/wrong last sequence|key exists/i.test(messageOf(error))) {
+      if (isWrongLastSequence(error)) {
         return false;
       }
       throw error;
