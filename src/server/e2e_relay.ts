@@ -17,7 +17,8 @@
 import { MAX_E2E_MESSAGE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { ClientMessage, Timestamp } from "../protocol/messages.ts";
 import type { StoredMessage } from "../store/store.ts";
-import { echo, sent, sentBefore } from "./chat_replies.ts";
+import { sentBefore } from "./chat_replies.ts";
+import { deliverPrivate, privateRecipient } from "./private_delivery.ts";
 import { connection, fail, type Outbound } from "./outbound.ts";
 import type { Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
@@ -90,26 +91,9 @@ export function routeE2eMessage(
   const admitted = admitE2e(state, session, message, body);
   if (!admitted.ok) return admitted.replies;
   const fingerprint = admitted.fingerprint;
-  const recipient = state.sessionByName(message.to);
-  // Signed in on another node of a cluster: that node sends it to them
-  // from the shared log (log_apply.ts), so it is not owed to them here.
-  const elsewhere = recipient === undefined
-    ? state.remote.get(nameKey(message.to))
-    : undefined;
-  const known = recipient !== undefined
-    ? recipient.name
-    : elsewhere?.name ?? state.knownUser(message.to);
-  if (known === null) {
-    const shown = echo(message.to);
-    return fail(
-      session.id,
-      re,
-      "no_such_user",
-      shown === null
-        ? "ERROR: No user with that name is online."
-        : `ERROR: User ${shown} is not online.`,
-    );
-  }
+  const recipientOf = privateRecipient(state, session, re, message.to);
+  if (Array.isArray(recipientOf)) return recipientOf;
+  const { known, recipient, elsewhere } = recipientOf;
   // Sealed for another key than the one the name is bound to now (the
   // name was released and taken again): the sender must hear of it, or it
   // would go on using a session nobody can open.
@@ -123,73 +107,21 @@ export function routeE2eMessage(
       `ERROR: ${known}'s identity key is not the one this message is sealed for: it is now ${bound}`,
     );
   }
-  state.recordMessage(session.id, now);
-  if (elsewhere !== undefined) {
-    // Its row here (the recipient may be unknown to this store) and the
-    // sender's history; the copy owed to the recipient is the other node's.
-    state.store.ensureUser(elsewhere.name, elsewhere.nameKey, now);
-  }
-  const position = state.store.appendMessage({
-    kind: "private",
-    toKey: nameKey(known),
-    ts: now,
-    fromKey: session.nameKey,
-    fromName: session.name,
-    body,
-    e2eFingerprint: fingerprint,
-    ...(message.cid === undefined ? {} : { clientId: message.cid }),
-    recipients: [{
-      userKey: nameKey(known),
-      delivered: elsewhere !== undefined ||
-        (recipient !== undefined && !recipient.acks),
-    }],
-  });
-  if (elsewhere !== undefined) {
-    return [
-      ...sent(session.id, re, "", message.cid, position, known),
-      {
-        to: { kind: "user", key: elsewhere.nameKey },
-        message: {
-          t: "e2e_private",
-          from: session.name,
-          fingerprint,
-          ts: now,
-          id: position.id,
-          seq: position.seq,
-        },
-        body,
-      },
-    ];
-  }
-  if (recipient === undefined) {
-    return sent(
-      session.id,
-      re,
-      `${known} is offline; the message will be delivered when they connect.`,
-      message.cid,
-      position,
-      known,
-    );
-  }
-  const away = recipient.away !== null &&
-      state.tellAway(recipient.id, session.nameKey)
-    ? `${recipient.name} is away: ${recipient.away}`
-    : "";
-  return [
-    ...sent(session.id, re, away, message.cid, position, known),
-    {
-      to: { kind: "user", key: recipient.nameKey },
-      message: {
-        t: "e2e_private",
-        from: session.name,
-        fingerprint,
-        ts: now,
-        id: position.id,
-        seq: position.seq,
-      },
-      body,
-    },
-  ];
+  return deliverPrivate(
+    state,
+    session,
+    recipientOf,
+    { re, cid: message.cid, body, e2eFingerprint: fingerprint },
+    (position) => ({
+      t: "e2e_private",
+      from: session.name,
+      fingerprint,
+      ts: now,
+      id: position.id,
+      seq: position.seq,
+    }),
+    now,
+  );
 }
 
 /**

@@ -57,6 +57,7 @@ import { routeE2eKeys } from "./e2e_keys.ts";
 import { e2eHistory, routeE2eMessage } from "./e2e_relay.ts";
 import { e2eGroupHistory, routeE2eGroup } from "./e2e_group_relay.ts";
 import { clientIdOf, echo, sent, sentBefore } from "./chat_replies.ts";
+import { deliverPrivate, privateRecipient } from "./private_delivery.ts";
 
 // Re-exported for those who knew it here (serve.ts, the tests).
 export type { Outbound } from "./outbound.ts";
@@ -600,81 +601,21 @@ function privateMessage(
 ): Outbound[] {
   const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
-  const recipient = state.sessionByName(to);
-  // Signed in on another node of a cluster: that node sends it to them
-  // from the shared log (log_apply.ts), so it is not owed to them here.
-  const elsewhere = recipient === undefined
-    ? state.remote.get(nameKey(to))
-    : undefined;
-  // Someone known but offline gets it when they next connect.
-  const known = recipient !== undefined
-    ? recipient.name
-    : elsewhere?.name ?? state.knownUser(to);
-  if (known === null) {
-    const shown = echo(to);
-    return fail(
-      session.id,
-      re,
-      "no_such_user",
-      shown === null
-        ? "ERROR: No user with that name is online."
-        : `ERROR: User ${shown} is not online.`,
-    );
-  }
-  state.recordMessage(session.id, now);
-  if (elsewhere !== undefined) {
-    // Its row here (the recipient may be unknown to this store) and the
-    // sender's history; the copy owed to the recipient is the other node's.
-    state.store.ensureUser(elsewhere.name, elsewhere.nameKey, now);
-  }
-  const position = state.store.appendMessage({
-    kind: "private",
-    toKey: nameKey(known),
-    ts: now,
-    fromKey: session.nameKey,
-    fromName: session.name,
-    body,
-    ...clientIdOf(cid),
-    recipients: [{
-      userKey: nameKey(known),
-      // One that acknowledges has it wait until it does.
-      delivered: elsewhere !== undefined ||
-        (recipient !== undefined && !recipient.acks),
-    }],
-  });
-  if (elsewhere !== undefined) {
-    return [
-      ...sent(session.id, re, "", cid, position, known),
-      ...send(
-        { kind: "user", key: elsewhere.nameKey },
-        { t: "private", from: session.name, ts: now, ...positionOf(position) },
-        body,
-      ),
-    ];
-  }
-  if (recipient === undefined) {
-    return sent(
-      session.id,
-      re,
-      `${known} is offline; the message will be delivered when they connect.`,
-      cid,
-      position,
-      known,
-    );
-  }
-  // The away reason is told to each sender once (docs/PROTOCOL.md, "Away").
-  const away = recipient.away !== null &&
-      state.tellAway(recipient.id, session.nameKey)
-    ? `${recipient.name} is away: ${recipient.away}`
-    : "";
-  return [
-    ...sent(session.id, re, away, cid, position, known),
-    ...send(
-      { kind: "user", key: recipient.nameKey },
-      { t: "private", from: session.name, ts: now, ...positionOf(position) },
-      body,
-    ),
-  ];
+  const recipientOf = privateRecipient(state, session, re, to);
+  if (Array.isArray(recipientOf)) return recipientOf;
+  return deliverPrivate(
+    state,
+    session,
+    recipientOf,
+    { re, cid, body },
+    (position) => ({
+      t: "private",
+      from: session.name,
+      ts: now,
+      ...positionOf(position),
+    }),
+    now,
+  );
 }
 
 /** `/away reason` marks the user away; `/away` alone marks them back. */
