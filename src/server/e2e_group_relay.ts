@@ -16,7 +16,7 @@
 
 import type { ClientMessage, Timestamp } from "../protocol/messages.ts";
 import type { StoredMessage } from "../store/store.ts";
-import { clientIdOf, echo, sent } from "./chat_replies.ts";
+import { deliverGroup, noSuchGroup } from "./group_delivery.ts";
 import { admitE2e } from "./e2e_relay.ts";
 import { connection, fail, notMember, type Outbound } from "./outbound.ts";
 import type { Session } from "./session.ts";
@@ -37,17 +37,7 @@ export function routeE2eGroup(
   if (!admitted.ok) return admitted.replies;
   const fingerprint = admitted.fingerprint;
   const group = state.group(message.group);
-  if (group === undefined) {
-    const shown = echo(message.group);
-    return fail(
-      session.id,
-      re,
-      "no_such_group",
-      shown === null
-        ? "ERROR: No group with that name exists."
-        : `ERROR: Group ${shown} does not exist.`,
-    );
-  }
+  if (group === undefined) return noSuchGroup(session.id, re, message.group);
   if (!state.isMember(group, session.name)) {
     return notMember(session.id, re, group);
   }
@@ -64,48 +54,24 @@ export function routeE2eGroup(
       `ERROR: The members of ${group.name} changed while the message was on its way: not sent`,
     );
   }
-  state.recordMessage(session.id, now);
   // Every member is entitled to it, as to a `gsay`; only those whose
   // clients were given the sender's chain can open it.
-  const position = state.store.appendMessage({
-    kind: "group",
-    groupKey: group.key,
-    ts: now,
-    fromKey: session.nameKey,
-    fromName: session.name,
-    body,
-    e2eFingerprint: fingerprint,
-    ...clientIdOf(message.cid),
-    recipients: [...group.members.keys()]
-      .filter((key) => key !== session.nameKey)
-      .map((key) => {
-        const here = state.sessionByName(key);
-        return {
-          userKey: key,
-          // Owed here to one that acknowledges; one on another node of a
-          // cluster is owed it there (log_apply.ts).
-          delivered: here !== undefined
-            ? !here.acks
-            : state.remote.size > 0 && state.remote.get(key) !== undefined,
-        };
-      }),
-  });
-  return [
-    ...sent(session.id, re, "", message.cid, position, group.name),
-    {
-      to: { kind: "group", key: group.key, except: session.nameKey },
-      message: {
-        t: "e2e_group",
-        group: group.name,
-        from: session.name,
-        fingerprint,
-        ts: now,
-        id: position.id,
-        seq: position.seq,
-      },
-      body,
-    },
-  ];
+  return deliverGroup(
+    state,
+    session,
+    group,
+    { re, cid: message.cid, body, e2eFingerprint: fingerprint },
+    (position) => ({
+      t: "e2e_group",
+      group: group.name,
+      from: session.name,
+      fingerprint,
+      ts: now,
+      id: position.id,
+      seq: position.seq,
+    }),
+    now,
+  );
 }
 
 /**

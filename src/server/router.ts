@@ -58,6 +58,7 @@ import { e2eHistory, routeE2eMessage } from "./e2e_relay.ts";
 import { e2eGroupHistory, routeE2eGroup } from "./e2e_group_relay.ts";
 import { clientIdOf, echo, sent, sentBefore } from "./chat_replies.ts";
 import { deliverPrivate, privateRecipient } from "./private_delivery.ts";
+import { deliverGroup, noSuchGroup } from "./group_delivery.ts";
 
 // Re-exported for those who knew it here (serve.ts, the tests).
 export type { Outbound } from "./outbound.ts";
@@ -663,45 +664,20 @@ function groupMessage(
   if (!state.isMember(group, session.name)) {
     return notMember(session.id, re, group);
   }
-  state.recordMessage(session.id, now);
-  // Every member is entitled to it; those offline get it when they connect,
-  // and those that acknowledge have it wait until they do.
-  const position = state.store.appendMessage({
-    kind: "group",
-    groupKey: group.key,
-    ts: now,
-    fromKey: session.nameKey,
-    fromName: session.name,
-    body,
-    ...clientIdOf(cid),
-    recipients: [...group.members.keys()]
-      .filter((key) => key !== session.nameKey)
-      .map((key) => {
-        const here = state.sessionByName(key);
-        return {
-          userKey: key,
-          // Owed here to one that acknowledges; one on another node of a
-          // cluster is owed it there (log_apply.ts).
-          delivered: here !== undefined
-            ? !here.acks
-            : state.remote.size > 0 && state.remote.get(key) !== undefined,
-        };
-      }),
-  });
-  return [
-    ...sent(session.id, re, "", cid, position, group.name),
-    ...send(
-      groupOf(group, session),
-      {
-        t: "group",
-        group: group.name,
-        from: session.name,
-        ts: now,
-        ...positionOf(position),
-      },
-      body,
-    ),
-  ];
+  return deliverGroup(
+    state,
+    session,
+    group,
+    { re, cid, body },
+    (position) => ({
+      t: "group",
+      group: group.name,
+      from: session.name,
+      ts: now,
+      ...positionOf(position),
+    }),
+    now,
+  );
 }
 
 function create(
@@ -1040,18 +1016,6 @@ export function droppedUnconfirmed(count: number): string {
 /** The store is full of what it cannot delete (Store.full). */
 export const STORE_FULL =
   "ERROR: The server's storage is full; ask the host to make room";
-
-function noSuchGroup(from: ConnId, re: number, name: string): Outbound[] {
-  const shown = echo(name);
-  return fail(
-    from,
-    re,
-    "no_such_group",
-    shown === null
-      ? "ERROR: No group with that name exists."
-      : `ERROR: Group ${shown} does not exist.`,
-  );
-}
 
 function serverFullOfGroups(
   from: ConnId,
