@@ -63,3 +63,26 @@ export function sent(
 export function clientIdOf(cid: string | undefined): { clientId?: string } {
   return cid === undefined ? {} : { clientId: cid };
 }
+
+/** A chat message as its sender sent it (plain or end to end), to store. */
+export interface SentChat {
+  /** The request it came in, which the `ok` answers. */
+  re: number;
+  /** Its client id, by which a retry is recognised. */
+  cid: string | undefined;
+  body: Uint8Array;
+  /** The key it was sealed with, for an end-to-end message. */
+  e2eFingerprint?: string;
+}
+
+/** What a stored row keeps of `sending` beyond its body: client id and key. */
+export function storedFieldsOf(
+  sending: SentChat,
+): { clientId?: string; e2eFingerprint?: string } {
+  return {
+    ...(sending.e2eFingerprint === undefined
+      ? {}
+      : { e2eFingerprint: sending.e2eFingerprint }),
+    ...clientIdOf(sending.cid),
+  };
+}

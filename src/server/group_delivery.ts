@@ -9,7 +9,7 @@
 
 import type { ServerMessage, Timestamp } from "../protocol/messages.ts";
 import type { MessagePosition } from "../store/store.ts";
-import { clientIdOf, echo, sent } from "./chat_replies.ts";
+import { echo, sent, type SentChat, storedFieldsOf } from "./chat_replies.ts";
 import type { Group } from "./group.ts";
 import { fail, type Outbound } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
@@ -42,12 +42,7 @@ export function deliverGroup(
   state: ServerState,
   session: Session,
   group: Group,
-  sending: {
-    re: number;
-    cid: string | undefined;
-    body: Uint8Array;
-    e2eFingerprint?: string;
-  },
+  sending: SentChat,
   copy: (position: MessagePosition) => ServerMessage,
   now: Timestamp,
 ): Outbound[] {
@@ -60,10 +55,7 @@ export function deliverGroup(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
-    ...(sending.e2eFingerprint === undefined
-      ? {}
-      : { e2eFingerprint: sending.e2eFingerprint }),
-    ...clientIdOf(cid),
+    ...storedFieldsOf(sending),
     recipients: [...group.members.keys()]
       .filter((key) => key !== session.nameKey)
       .map((key) => {

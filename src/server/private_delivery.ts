@@ -10,7 +10,7 @@
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage, Timestamp } from "../protocol/messages.ts";
 import type { MessagePosition } from "../store/store.ts";
-import { clientIdOf, echo, sent } from "./chat_replies.ts";
+import { echo, sent, type SentChat, storedFieldsOf } from "./chat_replies.ts";
 import { fail, type Outbound } from "./outbound.ts";
 import type { RemoteUser } from "./remote_users.ts";
 import type { Session } from "./session.ts";
@@ -71,12 +71,7 @@ export function deliverPrivate(
   state: ServerState,
   session: Session,
   to: PrivateRecipient,
-  sending: {
-    re: number;
-    cid: string | undefined;
-    body: Uint8Array;
-    e2eFingerprint?: string;
-  },
+  sending: SentChat,
   copy: (position: MessagePosition) => ServerMessage,
   now: Timestamp,
 ): Outbound[] {
@@ -95,10 +90,7 @@ export function deliverPrivate(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
-    ...(sending.e2eFingerprint === undefined
-      ? {}
-      : { e2eFingerprint: sending.e2eFingerprint }),
-    ...clientIdOf(cid),
+    ...storedFieldsOf(sending),
     recipients: [{
       userKey: nameKey(known),
       // One that acknowledges has it wait until it does.
