@@ -43,7 +43,7 @@ import {
   type HistoryCount,
 } from "./history_count.ts";
 import { type InTurn, laneOf } from "./in_turn.ts";
-import type { SessionEvent } from "./session_events.ts";
+import { e2eNotifyEvent, type SessionEvent } from "./session_events.ts";
 
 /**
  * The keyring to publish and where new keys are saved first; the sessions,
@@ -123,9 +123,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   // Names in these lines may come from the server: made safe here.
   const notify = (lines: readonly string[]) => {
     for (const text of lines.map(sanitizeForTerminal)) {
-      if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
-        emit({ type: "error", re: null, code: "e2e", text });
-      } else emit({ type: "notice", text });
+      emit(e2eNotifyEvent(text));
     }
   };
   // Messages a chain skipped that never came (the host may drop them):

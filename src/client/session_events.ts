@@ -206,3 +206,14 @@ export function isFailure(event: SessionEvent): boolean {
     }
   }
 }
+
+/**
+ * A line E2eSessions or GroupSessions said, as an event: their `notify`
+ * gives lines only, marked by their first word, so an "e2e" error for
+ * "ERROR: " and "WARNING: ", a notice otherwise.
+ */
+export function e2eNotifyEvent(text: string): SessionEvent {
+  return text.startsWith("ERROR: ") || text.startsWith("WARNING: ")
+    ? { type: "error", re: null, code: "e2e", text }
+    : { type: "notice", text };
+}

@@ -123,7 +123,7 @@ import {
   pendingNotice,
   pendingOf,
 } from "../client/answer_within.ts";
-import type { SessionEvent } from "../client/session_events.ts";
+import { e2eNotifyEvent, type SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { safeMarked } from "./bidi_runs.ts";
 import { OwnKeysOnServer } from "../client/own_keys_on_server.ts";
@@ -2668,13 +2668,7 @@ async function openE2e(
     knownKey: (server, name) => kept.identities.known(server, name) ?? null,
     ignored: (name) => isIgnored(name),
     notify: (lines) => {
-      for (const text of lines) {
-        emit(
-          text.startsWith("ERROR: ") || text.startsWith("WARNING: ")
-            ? { type: "error", re: null, code: "e2e", text }
-            : { type: "notice", text },
-        );
-      }
+      for (const text of lines) emit(e2eNotifyEvent(text));
     },
     late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
     // As the terminal's: the wait for a sender key starts once the
