@@ -17,6 +17,7 @@
  */
 
 import { basename } from "node:path";
+import { likelyFileName } from "./likely_file_name.ts";
 import {
   FILE_TAG_BYTES,
   type FileAead,
@@ -829,7 +830,13 @@ async function openForSending(
     return { file, size: info.size };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      return { error: `ERROR: File ${shown} not found` };
+      // `notse.txt` beside notes.txt: that one name, never the folder's list.
+      const likely = await likelyFileName(path);
+      return {
+        error: likely === null
+          ? `ERROR: File ${shown} not found`
+          : `ERROR: File ${shown} not found. Did you mean ${likely}?`,
+      };
     }
     if (error instanceof Deno.errors.PermissionDenied) {
       return { error: `ERROR: Cannot read ${shown}: permission denied` };

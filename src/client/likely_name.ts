@@ -5,7 +5,7 @@
  * typed is online (`/msg jojp hi`), or that no group of that name exists
  * (`/join hahq`): the server's words kept as they are (the seed's), the
  * name likely meant added when exactly one name known is a slip away from
- * it. Worked out here, from the names this client already follows, so the
+ * it (`/file jojp notes.txt` too). Worked out here, from the names this client already follows, so the
  * server does no search for anyone's typo.
  *
  * @module
@@ -15,6 +15,7 @@ import { nameKey } from "../protocol/limits.ts";
 import type { Command } from "./commands.ts";
 import type { Reply } from "./chat_client.ts";
 import { onlyOneClose } from "./did_you_mean.ts";
+import type { SessionEvent } from "./session_events.ts";
 
 /** The names a session follows: who is online, and the groups there are. */
 export interface KnownNames {
@@ -36,20 +37,59 @@ export function withLikelyName(
   self: string,
 ): Reply {
   if (reply.t !== "error") return reply;
-  const typed = reply.code === "no_such_user" && command.kind === "msg"
-    ? { name: command.to, among: known.users }
-    : reply.code === "no_such_group" &&
-        (command.kind === "join" || command.kind === "gsay" ||
-          command.kind === "members") &&
+  const typed = command.kind === "msg"
+    ? { to: command.to }
+    : (command.kind === "join" || command.kind === "gsay" ||
+        command.kind === "members") &&
         command.group !== undefined
-    ? { name: command.group, among: known.groups }
+    ? { group: command.group }
     : null;
   if (typed === null) return reply;
-  const others = [...typed.among].filter((name) =>
-    nameKey(name) !== nameKey(self) && nameKey(name) !== nameKey(typed.name)
-  );
-  const likely = onlyOneClose(typed.name, others);
+  const likely = likelyName(reply.code, typed, known, self);
   return likely === null
     ? reply
     : { ...reply, text: `${reply.text} Did you mean ${likely}?` };
 }
+
+/**
+ * The outcome of `/file jojp notes.txt` (or `/groupfile hahq notes.txt`),
+ * with the name likely meant added as withLikelyName adds it to `/msg`'s.
+ */
+export function withLikelyRecipient(
+  event: FileSent,
+  known: KnownNames,
+  self: string,
+): FileSent {
+  const { outcome } = event;
+  if (outcome.kind !== "refused" || outcome.code === undefined) return event;
+  const likely = likelyName(outcome.code, event.target, known, self);
+  return likely === null ? event : {
+    ...event,
+    outcome: { ...outcome, text: `${outcome.text} Did you mean ${likely}?` },
+  };
+}
+
+/**
+ * The one name `known` a slip away from the user or group the server
+ * answered `code` (no_such_user, no_such_group) of; null for any other
+ * answer, or when none or several are close.
+ */
+function likelyName(
+  code: string,
+  typed: { to: string } | { group: string },
+  known: KnownNames,
+  self: string,
+): string | null {
+  const named = code === "no_such_user" && "to" in typed
+    ? { name: typed.to, among: known.users }
+    : code === "no_such_group" && "group" in typed
+    ? { name: typed.group, among: known.groups }
+    : null;
+  if (named === null) return null;
+  const others = [...named.among].filter((name) =>
+    nameKey(name) !== nameKey(self) && nameKey(name) !== nameKey(named.name)
+  );
+  return onlyOneClose(named.name, others);
+}
+
+type FileSent = Extract<SessionEvent, { type: "file_sent" }>;

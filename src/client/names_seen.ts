@@ -45,6 +45,22 @@ export class NamesSeen {
     keepNewest(this.groups, MAX_NAMES_SEEN);
   }
 
+  /**
+   * Takes a group this client made or joined: the server says no more of
+   * it than "ok", and `/groupfile hahq` just after is answered "Did you mean
+   * haha?" from what is known here (likely_name.ts).
+   */
+  learnGroup(group: string): void {
+    const joined: ServerMessage = {
+      t: "membership",
+      group,
+      name: this.#self,
+      joined: true,
+    };
+    learnNames(joined, this.users, this.groups);
+    keepNewest(this.groups, MAX_NAMES_SEEN);
+  }
+
   /** Takes the identity keys a /list answer gives. */
   learnKeys(message: ServerMessage): void {
     if (message.t !== "users") return;

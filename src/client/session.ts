@@ -37,6 +37,7 @@ import {
 } from "./leave_questions.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
+import { withLikelyRecipient } from "./likely_name.ts";
 import { InTurn, laneNameOf, laneOf } from "./in_turn.ts";
 import { OFFER_PLACE_MS } from "./file_key_share.ts";
 import {
@@ -696,7 +697,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     link: () => link,
     relinked: () => relinked.promise,
     leaving: () => leaving,
-    emit,
+    // `/file jojp notes.txt` with jojo online: "Did you mean jojo?" too.
+    emit: (event) =>
+      emit(
+        event.type === "file_sent"
+          ? withLikelyRecipient(event, {
+            users: names.users.values(),
+            groups: names.groups,
+          }, self)
+          : event,
+      ),
     status,
     turn: () => chats.turn(),
     // No more under way at once than the server lets a sender have: the

@@ -449,6 +449,10 @@ export function sessionCommands(options: SessionCommandsOptions) {
       await order.settled;
       names.learnNames(reply);
       names.learnKeys(reply);
+      if (
+        (command.kind === "create" || command.kind === "join") &&
+        reply.t === "ok"
+      ) names.learnGroup(command.group);
       if (reply.t === "error" && reply.code === "no_such_group") {
         // Nobody is told of a group they are not in: the groups made since
         // this client last asked are learnt now, for the name likely meant.

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import type { Reply } from "../../src/client/chat_client.ts";
 import type { Command } from "../../src/client/commands.ts";
-import { withLikelyName } from "../../src/client/likely_name.ts";
+import {
+  withLikelyName,
+  withLikelyRecipient,
+} from "../../src/client/likely_name.ts";
 
 const notOnline = (name: string): Reply => ({
   t: "error",
@@ -99,5 +102,52 @@ Deno.test("withLikelyName leaves the answer as the server said it when no one na
   assert.equal(
     withLikelyName(msg("jojp"), other, known(["jojo"]), "sophia"),
     other,
+  );
+});
+
+Deno.test("withLikelyRecipient adds the name meant to /file's and /groupfile's refusal, and nothing to other outcomes", () => {
+  const refused = (
+    target: { to: string } | { group: string },
+    code: string,
+    text: string,
+  ) => ({
+    type: "file_sent" as const,
+    re: 4,
+    target,
+    outcome: { kind: "refused" as const, text, code },
+  });
+  const names = known(["sophia", "jojo"], ["haha"]);
+  const textOf = (event: ReturnType<typeof refused>) => {
+    const { outcome } = withLikelyRecipient(event, names, "sophia");
+    return outcome.kind === "refused" ? outcome.text : null;
+  };
+  assert.equal(
+    textOf(
+      refused(
+        { to: "jojp" },
+        "no_such_user",
+        "ERROR: User 'jojp' is not online.",
+      ),
+    ),
+    "ERROR: User 'jojp' is not online. Did you mean jojo?",
+  );
+  assert.equal(
+    textOf(
+      refused(
+        { group: "hahq" },
+        "no_such_group",
+        "ERROR: Group 'hahq' does not exist.",
+      ),
+    ),
+    "ERROR: Group 'hahq' does not exist. Did you mean haha?",
+  );
+  // Another refusal, or a group's code for a user: as it was.
+  assert.equal(
+    textOf(refused({ to: "jojp" }, "too_large", "ERROR: Too large")),
+    "ERROR: Too large",
+  );
+  assert.equal(
+    textOf(refused({ to: "hahq" }, "no_such_group", "ERROR: x")),
+    "ERROR: x",
   );
 });

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import {
+  likelyFileName,
+  MAX_ENTRIES_SEARCHED,
+} from "../../src/client/likely_file_name.ts";
+
+Deno.test("likelyFileName names the one file a slip away, and none when several are, none are, or the folder is gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-likely-file-" });
+  try {
+    await Deno.writeTextFile(`${dir}/notes.txt`, "n");
+    await Deno.writeTextFile(`${dir}/secret-plans.txt`, "s");
+    await Deno.mkdir(`${dir}/notas.txt`);
+    assert.equal(await likelyFileName(`${dir}/notse.txt`), "notes.txt");
+    assert.equal(await likelyFileName(`${dir}/zzzzzzzz.txt`), null);
+    assert.equal(await likelyFileName(`${dir}/nope/notse.txt`), null);
+    await Deno.writeTextFile(`${dir}/notez.txt`, "z");
+    assert.equal(await likelyFileName(`${dir}/noted.txt`), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("likelyFileName does not search a folder larger than MAX_ENTRIES_SEARCHED", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-likely-file-" });
+  try {
+    await Deno.writeTextFile(`${dir}/notes.txt`, "n");
+    for (let i = 0; i < MAX_ENTRIES_SEARCHED; i++) {
+      await Deno.writeTextFile(`${dir}/f${i}`, "");
+    }
+    assert.equal(await likelyFileName(`${dir}/notse.txt`), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

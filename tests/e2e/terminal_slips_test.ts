@@ -1,0 +1,78 @@
+/**
+ * A new user's small slips at `chat connect` in a tmux pane, each answered
+ * with what was likely meant: a name typed wrong in /file and /groupfile,
+ * a file's name typed wrong.
+ */
+
+import assert from "node:assert/strict";
+import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
+import { hasTmux } from "../_helpers/tmux.ts";
+
+const TMUX = await hasTmux();
+if (!TMUX) {
+  console.warn(
+    "tests/e2e/terminal_slips_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
+  );
+}
+
+function sophia() {
+  return sophiaBesideJojo({
+    prefix: "chat-slips-",
+    args: () => ["--no-time"],
+    width: 200,
+    height: 40,
+  });
+}
+
+Deno.test({
+  name:
+    "terminal: /file and /groupfile to a name a slip away say the one meant, and a file name a slip away the one file meant",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, dir } = scene;
+    await Deno.mkdir(`${dir}/files`);
+    await Deno.writeTextFile(`${dir}/files/notes.txt`, "notes\n");
+    // Never named: the hint is the one close name, not the folder's list.
+    await Deno.writeTextFile(`${dir}/files/secret-plans.txt`, "x\n");
+    await pane.type("/create haha");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "haha made",
+      (l) => l.some((x) => !x.includes("/create") && x.includes("haha")),
+    );
+
+    await pane.type(`/file jojp ${dir}/files/notes.txt`);
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the name meant, for /file",
+      (l) => l.some((x) => /not online.* Did you mean jojo\?$/.test(x)),
+    );
+
+    await pane.type(`/groupfile hahq ${dir}/files/notes.txt`);
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the group meant, for /groupfile",
+      (l) => l.some((x) => /hahq.* Did you mean haha\?$/.test(x)),
+    );
+
+    await pane.type(`/file jojo ${dir}/files/notse.txt`);
+    await pane.keys("Enter");
+    const said = await pane.waitFor(
+      "the file meant",
+      (l) => l.some((x) => x.endsWith("not found. Did you mean notes.txt?")),
+    );
+    assert(!said.some((x) => x.includes("secret-plans")), said.join("\n"));
+
+    // Two names as close: no guess between them.
+    await Deno.writeTextFile(`${dir}/files/notez.txt`, "z\n");
+    await pane.type(`/file jojo ${dir}/files/noted.txt`);
+    await pane.keys("Enter");
+    const none = await pane.waitFor(
+      "no guess",
+      (l) => l.some((x) => x.endsWith('noted.txt" not found')),
+    );
+    assert(!none.some((x) => x.includes("Did you mean notez")));
+  },
+});
