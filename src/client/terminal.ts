@@ -1104,7 +1104,8 @@ class ReadlineTerminal implements Terminal {
     const lines = this.#heldPaste ?? [];
     this.#heldPaste = null;
     this.#questionPrompt = null;
-    if (pasteConfirmed(answer)) {
+    const confirmed = pasteConfirmed(answer);
+    if (confirmed) {
       this.#commitSent(lines);
       for (const line of lines) this.#push(line);
     } else {
@@ -1113,7 +1114,10 @@ class ReadlineTerminal implements Terminal {
     }
     const unfinished = this.#unfinishedPasteLine;
     this.#unfinishedPasteLine = "";
-    if (unfinished !== "") {
+    // Refused, the paste goes whole: its last line brought back, unseen
+    // while the question waited, took the next line typed (`/quit`) as its
+    // end and went to everyone as chat.
+    if (confirmed && unfinished !== "") {
       this.#setLine(unfinished);
       this.#pastedInLine = this.#bracketsSeen;
     }

@@ -76,3 +76,41 @@ Deno.test({
     assert(!none.some((x) => x.includes("Did you mean notez")));
   },
 });
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
+const FIVE = "one\ntwo\nthree\nfour\nlast";
+
+Deno.test({
+  name:
+    "terminal: a paste refused takes its unfinished last line with it, and a /quit typed next leaves, not glued to it",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    await pane.tmux("set-buffer", "-b", "p", "--", FIVE);
+    // Without -p: no brackets, each line break an Enter, "last" unfinished.
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 4 lines? [y/N]",
+    );
+    // An Enter after the n, as the question once needed: no line to send.
+    await pane.type("n");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the paste dropped",
+      (l) => l.includes("Not sent: the 4 pasted lines"),
+    );
+    await pane.type("/quit");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) =>
+      m.message.t === "presence" && m.message.name === "sophia" &&
+      !m.message.online
+    );
+    assert(
+      !jojo.inbox.some((m) => m.text.includes("last")),
+      JSON.stringify(jojo.inbox.map((m) => m.text)),
+    );
+  },
+});
