@@ -49,6 +49,23 @@ export function pasteQuestion(count: number): string {
   return `Send ${count} ${count === 1 ? "line" : "lines"}? [y/N] `;
 }
 
+/**
+ * The answer one read of keys gives the question at once, as `[y/N]`
+ * promises in most terminal tools (apt, git add -p): `y` yes; `n`, Enter or
+ * Escape no; an Enter right behind the key, typed out of habit in the same
+ * read, goes with it (it would send the line the paste left in the editor).
+ * Null for anything else: more text is a paste or a word typed (`yes
+ * please`, `you there?`), never taken as the answer.
+ */
+export function oneKeyAnswer(keys: string): "yes" | "no" | null {
+  const key = /^[\r\n]$/.test(keys) ? keys : keys.replace(/^(.)[\r\n]$/, "$1");
+  if (key === "y" || key === "Y") return "yes";
+  if (key === "n" || key === "N" || key === "\x1b" || /^[\r\n]$/.test(key)) {
+    return "no";
+  }
+  return null;
+}
+
 /** Whether the answer to the question is yes (`y`, `yes`, any case); anything else is no. */
 export function pasteConfirmed(answer: string): boolean {
   return /^\s*y(es)?\s*$/i.test(answer);

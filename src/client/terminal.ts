@@ -40,6 +40,7 @@ import { restoreTerminalModesNow, saveTerminalModes } from "./tty_modes.ts";
 import {
   decideBurst,
   linesSent,
+  oneKeyAnswer,
   PASTE_WINDOW_MS,
   pasteConfirmed,
   pasteDropped,
@@ -749,6 +750,11 @@ class ReadlineTerminal implements Terminal {
     for (const event of events) {
       switch (event.kind) {
         case "keys":
+          if (this.#enterAfterAnswer) {
+            this.#enterAfterAnswer = false;
+            if (/^[\r\n]$/.test(event.text)) break;
+          }
+          if (this.#answersAtOnce(event.text)) break;
           this.#input?.keys(event.text);
           break;
         case "paste":
@@ -775,6 +781,41 @@ class ReadlineTerminal implements Terminal {
         wait,
       );
     }
+  }
+
+  /**
+   * A lone `y` just brought the paste's unfinished line back: an Enter as
+   * the very next key is the one the question used to need, typed out of
+   * habit, not a wish to send that line unseen. Any other key ends this.
+   */
+  #enterAfterAnswer = false;
+
+  /**
+   * While a paste's question waits, one key answers it (oneKeyAnswer), no
+   * Enter after it; more text in one read (a paste without brackets) is
+   * not the answer, nor typed into it. True when `keys` were taken here.
+   * Anything else (a control key: Ctrl-C and Ctrl-D say no) goes on to
+   * readline as ever.
+   */
+  #answersAtOnce(keys: string): boolean {
+    if (this.#heldPaste === null || (this.#rl.line ?? "") !== "") return false;
+    // Keys typed before these are in the line first.
+    this.#insertHeldText();
+    if (this.#heldPaste === null || (this.#rl.line ?? "") !== "") return false;
+    const answer = oneKeyAnswer(keys);
+    if (answer !== null) {
+      this.#enterAfterAnswer = answer === "yes" && keys.length === 1 &&
+        this.#unfinishedPasteLine !== "";
+      this.#answerPaste(answer === "yes" ? "y" : "n");
+      return true;
+    }
+    // An escape sequence (an arrow) is a key too.
+    const text = keys.startsWith("\x1b") ? "" : keys;
+    if ([...text].filter((c) => c >= " " && c !== "\x7f").length > 1) {
+      this.print("Not pasted: answer the question about the paste first");
+      return true;
+    }
+    return false;
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   decideBurst,
   linesSent,
   MAX_UNASKED_LINES,
+  oneKeyAnswer,
   pasteConfirmed,
   pasteDropped,
   pasteQuestion,
@@ -44,4 +45,16 @@ Deno.test("pasteQuestion and pasteDropped say one line in the singular", () => {
   assert.equal(pasteQuestion(2), "Send 2 lines? [y/N] ");
   assert.equal(pasteDropped(1), "Not sent: the pasted line");
   assert.equal(pasteDropped(5), "Not sent: the 5 pasted lines");
+});
+
+Deno.test("oneKeyAnswer takes y, n, Enter and Escape alone (an Enter right behind too), never more text", () => {
+  for (const keys of ["y", "Y", "y\r", "Y\n"]) {
+    assert.equal(oneKeyAnswer(keys), "yes", JSON.stringify(keys));
+  }
+  for (const keys of ["n", "N", "n\r", "\r", "\n", "\x1b"]) {
+    assert.equal(oneKeyAnswer(keys), "no", JSON.stringify(keys));
+  }
+  for (const keys of ["yes", "yes\r", "you there?", "yy", "x", "", "\x1b[A"]) {
+    assert.equal(oneKeyAnswer(keys), null, JSON.stringify(keys));
+  }
 });

@@ -114,3 +114,67 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "terminal: `Send 4 lines? [y/N]` takes y at once, without Enter, and the paste's last line is back in the editor",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    await pane.tmux("set-buffer", "-b", "p", "--", FIVE);
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 4 lines? [y/N]",
+    );
+    // Text that starts with y, pasted (one read), is not the answer.
+    await pane.tmux("set-buffer", "-b", "y", "--", "yes, and more");
+    await pane.tmux("paste-buffer", "-b", "y");
+    await pane.waitFor(
+      "the pasted y refused as an answer",
+      (l) =>
+        l.includes("Not pasted: answer the question about the paste first") &&
+        lastLine(l) === "Send 4 lines? [y/N]",
+    );
+    await pane.type("y");
+    await jojo.waitFor((m) => m.text === "four");
+    await pane.waitFor(
+      "the last line back to edit",
+      (l) => lastLine(l) === "sophia> last",
+    );
+    // The Enter the question used to need, out of habit: not a send of the
+    // line just brought back, unseen. The next Enter sends it.
+    await pane.keys("Enter");
+    await pane.type(" edited");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "last edited");
+    assert(!jojo.inbox.some((m) => m.text.includes("yes, and more")));
+  },
+});
+
+Deno.test({
+  name: "terminal: Escape and Enter alone answer `Send 4 lines? [y/N]` no",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane } = scene;
+    await pane.tmux("set-buffer", "-b", "p", "--", FIVE);
+    const dropped = (l: string[]) =>
+      l.filter((x) => x === "Not sent: the 4 pasted lines").length;
+    for (const [i, key] of ["Escape", "Enter"].entries()) {
+      await pane.tmux("paste-buffer", "-b", "p");
+      await pane.waitFor(
+        "the paste question",
+        (l) => lastLine(l) === "Send 4 lines? [y/N]",
+      );
+      await pane.keys(key);
+      await pane.waitFor(
+        `the paste dropped at ${key}`,
+        (l) => dropped(l) === i + 1 && lastLine(l) === "sophia>",
+      );
+    }
+  },
+});
