@@ -9,6 +9,7 @@
  * Parses the command line, runs the command, and is the only caller of Deno.exit.
  */
 
+import { shownCharacter } from "./src/text/shown_character.ts";
 import {
   type CliCommand,
   DEFAULT_PRIVATE_KEY,
@@ -554,7 +555,8 @@ async function connect(
   // the exit code of a refused name, before a connection, a key or a folder
   // is made for it.
   if (command.user !== null && !isValidName(command.user)) {
-    console.error(invalidUsername(command.user));
+    // The character itself beside its code point: it reaches our terminal.
+    console.error(invalidUsername(command.user, shownCharacter));
     return 1;
   }
   // As the server does: a file's chunks (128 KiB buffers, just past glibc's

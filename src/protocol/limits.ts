@@ -87,15 +87,25 @@ export function echoName(name: string): string | null {
  * `invalid_name` reply, which chat connect also says itself for a bad
  * `--user` before it connects. An empty one is said in plain words.
  */
-export function invalidUsername(name: string): string {
+export function invalidUsername(
+  name: string,
+  showCharacter?: ShowCharacter,
+): string {
   if (name === "") return "ERROR: Username cannot be empty";
   const shown = echoName(name);
   if (shown !== null) return `ERROR: Invalid username ${shown}: ${NAME_RULE}`;
-  const wrong = firstOutsideRule(name);
+  const wrong = firstOutsideRule(name, showCharacter);
   return wrong === null
     ? `ERROR: Invalid username: ${NAME_RULE}`
     : `ERROR: Invalid username: ${NAME_RULE}, not ${wrong}`;
 }
+
+/**
+ * The character itself as a terminal may show it, or null to name it by
+ * code point alone: given where the text is known to reach a terminal
+ * (chat connect's own `--user` check), never in the server's reply.
+ */
+export type ShowCharacter = (char: string) => string | null;
 
 /**
  * The first character of `name` the rule does not take, as a person can
@@ -104,9 +114,14 @@ export function invalidUsername(name: string): string {
  * when every character is allowed (the name is only too long). Never the
  * character itself past ASCII: a look-alike (Cyrillic 'о' for 'o') quoted
  * would name a letter the rule takes, and a reply stays printable ASCII
- * whatever was sent (tests/e2e/hostile_test.ts).
+ * whatever was sent (tests/e2e/hostile_test.ts). With `showCharacter`, the
+ * character too, beside its code point, which tells a look-alike apart:
+ * `'é' (U+00E9, character 4)`.
  */
-function firstOutsideRule(name: string): string | null {
+function firstOutsideRule(
+  name: string,
+  showCharacter?: ShowCharacter,
+): string | null {
   let place = 0;
   for (const char of name) {
     place++;
@@ -114,9 +129,11 @@ function firstOutsideRule(name: string): string | null {
     if (char === " ") return "a space";
     if (/^[\x21-\x7e]$/.test(char) && char !== "'") return `'${char}'`;
     const point = char.codePointAt(0)!;
-    return `U+${
-      point.toString(16).toUpperCase().padStart(4, "0")
-    } (character ${place})`;
+    const code = `U+${point.toString(16).toUpperCase().padStart(4, "0")}`;
+    const drawn = showCharacter?.(char) ?? null;
+    return drawn === null
+      ? `${code} (character ${place})`
+      : `'${drawn}' (${code}, character ${place})`;
   }
   return null;
 }

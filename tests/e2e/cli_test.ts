@@ -436,6 +436,11 @@ Deno.test("chat connect refuses a --user the server would refuse before it conne
       const [user, said] of [
         ["bad name!", /^ERROR: Invalid username 'bad name!': names are 1-32 /],
         ["", /^ERROR: Username cannot be empty\n$/],
+        // Its own words name the character too, beside its code point
+        // (the server's reply stays printable ASCII); one that draws
+        // nothing by its code point alone.
+        ["José", /, not 'é' \(U\+00E9, character 4\)\n$/],
+        ["a\u200bb", /, not U\+200B \(character 2\)\n$/],
       ] as const
     ) {
       const client = new ChatProcess([
