@@ -3,6 +3,8 @@
  * server messages -> rendered lines. Returns the process exit code; never exits.
  */
 
+import { invalidUsername, isValidName } from "../protocol/limits.ts";
+import { shownCharacter } from "../text/shown_character.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import {
@@ -275,6 +277,19 @@ export async function runSession(options: SessionOptions): Promise<number> {
         return 0;
       }
       name = answer.trim();
+      // A name outside the rule is said here, as chat connect says a
+      // --user: the character itself beside its code point, where the
+      // server's reply (printable ASCII) names the code point alone.
+      if (terminal.interactive && name !== "" && !isValidName(name)) {
+        emit({
+          type: "error",
+          re: null,
+          code: "invalid_name",
+          text: invalidUsername(name, shownCharacter),
+        });
+        name = null;
+        continue;
+      }
     }
     if (client === null) {
       const reason = await connectedOrLeft();

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
-import { hasTmux } from "../_helpers/tmux.ts";
+import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
+import { startTestServer, testKeys } from "../_helpers/chat.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -176,5 +177,43 @@ Deno.test({
         (l) => dropped(l) === i + 1 && lastLine(l) === "sophia>",
       );
     }
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: a name typed at the prompt with a character outside the rule names it beside its code point, and the prompt asks again",
+  ignore: !TMUX,
+  async fn() {
+    await using server = await startTestServer();
+    const dir = await Deno.makeTempDir({ prefix: "chat-slips-" });
+    await using _dir = {
+      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+    };
+    await Deno.writeTextFile(`${dir}/public.pem`, (await testKeys()).publicPem);
+    await using pane = new Pane();
+    await pane.start(
+      connectCommand({ dir, port: server.port, user: null, home: true }),
+      200,
+      20,
+    );
+    await pane.waitFor(
+      "the name asked",
+      (l) => lastLine(l) === "Enter your username:",
+    );
+    await pane.type("josé");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the character named, and the name asked again",
+      (l) =>
+        l.some((x) => x.endsWith(", not 'é' (U+00E9, character 4)")) &&
+        lastLine(l) === "Enter your username:",
+    );
+    await pane.type("jose");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "signed in",
+      (l) => l.includes("SUCCESS: Username registered."),
+    );
   },
 });
