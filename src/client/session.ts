@@ -207,14 +207,14 @@ export async function runSession(options: SessionOptions): Promise<number> {
   const node: ServerNode = { index: 0, key: knownKey(urls, options.trust) };
   // Refused for a while (its address's handshake rate: a class starting at
   // once), it waits as the server asks and tries again, said once.
-  const connecting = connectFirstPatiently(
+  let connecting = connectFirstPatiently(
     urls,
     node,
     options.trust,
     terminal,
     (text) => emit({ type: "notice", text }),
   );
-  const failed = connecting.then(
+  let failed = connecting.then(
     () => null,
     (error) => explainConnectError(error, urls[0]!),
   );
@@ -245,6 +245,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
   let keysPublished: Promise<void> = Promise.resolve();
   // What was shown, kept across reconnections: nothing is shown twice.
   const ledger = new StoreLedgers();
+  let reconnectsForName = 0;
   for (;;) {
     if (name === null) {
       const answer = await Promise.race([
@@ -314,6 +315,35 @@ export async function runSession(options: SessionOptions): Promise<number> {
     // Messages are acknowledged once written to stdout (a person's too).
     if (output.ackOnceWritten) client.ackWhenHandled();
     const reply = await client.register(name, options.identity, ledger);
+    if (
+      wasUnanswered(reply) && options.user === null && terminal.interactive &&
+      reconnectsForName < 3
+    ) {
+      // The server closes a connection that names no one within a minute
+      // (registerTimeoutMs): a person slow at `Enter your username:`, or
+      // asked again after a name refused, was told "Not sent: disconnected
+      // by the server" and the client ended. It connects again instead,
+      // and signs in with the name typed.
+      reconnectsForName++;
+      emit({
+        type: "notice",
+        text:
+          "The server closed the connection while the name was asked; connecting again",
+      });
+      connecting = connectFirstPatiently(
+        urls,
+        node,
+        options.trust,
+        terminal,
+        (text) => emit({ type: "notice", text }),
+      );
+      failed = connecting.then(
+        () => null,
+        (error) => explainConnectError(error, urls[0]!),
+      );
+      client = null;
+      continue;
+    }
     emit({ type: "incoming", message: reply, text: "" });
     if (reply.t === "welcome") {
       // The name is settled: reconnections sign in with it again.

@@ -84,6 +84,47 @@ async function optionsIn(
   };
 }
 
+Deno.test("runSession connects again, and signs in with the name typed, when the server gave up while the user chose a name", async () => {
+  await using temp = await tempDir("chat_session_test_");
+  const dir = temp.path;
+  await using server = await startTestServer({
+    connectionLimits: { registerTimeoutMs: 300 },
+  });
+  const terminal = personAt(async (prompt) => {
+    if (prompt.startsWith("Enter your username")) {
+      // Slow at the prompt: the server drops the connection meanwhile.
+      await until(
+        () => server.logs.some((l) => l.includes("no username was registered")),
+        "the server to give up",
+        WAIT_MS,
+      );
+      return "sophia";
+    }
+    return null;
+  }, ["/quit"]);
+  const code = await runSession(
+    await optionsIn(dir, {
+      urls: [server.url],
+      trust: { kind: "pinned", spki: server.spki, path: "server.pub" },
+      user: null,
+      terminal,
+      reconnect: false,
+    }),
+  );
+  assert.equal(code, 0, terminal.printed.join("\n"));
+  assert.ok(
+    terminal.printed.includes("SUCCESS: Username registered."),
+    terminal.printed.join("\n"),
+  );
+  assert.ok(
+    terminal.printed.includes(
+      "The server closed the connection while the name was asked; connecting again",
+    ),
+    terminal.printed.join("\n"),
+  );
+  assert.ok(!terminal.printed.some((l) => l.includes("Not sent")));
+});
+
 Deno.test("runSession connects again, without asking again, when the server gave up while the user read the fingerprint", async () => {
   await using temp = await tempDir("chat_session_test_");
   const dir = temp.path;
