@@ -25,6 +25,7 @@
  * @module
  */
 
+import { lastingGroup } from "./address_group.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 
 /** config.ts `comebackSettledMs` and `comebackWithinMs`. */
@@ -77,7 +78,7 @@ export class Comebacks {
     now: number,
   ): void {
     this.#prune(now);
-    const key = `${group}\n${name}`;
+    const key = endKey(group, name);
     this.#ended.delete(key);
     if (now - since >= this.#times.settledMs) {
       this.#ended.set(key, { fingerprint, at: now });
@@ -112,7 +113,7 @@ export class Comebacks {
         now - live.since >= this.#times.settledMs;
     }
     this.#prune(now);
-    const ended = this.#ended.get(`${group}\n${name}`);
+    const ended = this.#ended.get(endKey(group, name));
     if (ended !== undefined) return ended.fingerprint === fingerprint;
     // Seen last before this server started, and not long before: it was
     // signed in when the server stopped (each end is a sighting). A name
@@ -129,7 +130,7 @@ export class Comebacks {
    * the session it opens owes the next.
    */
   signedIn(group: string, name: string, now: number, comeback: boolean): void {
-    this.#ended.delete(`${group}\n${name}`);
+    this.#ended.delete(endKey(group, name));
     if (comeback) this.#byAddress.take(group, now);
   }
 
@@ -140,4 +141,16 @@ export class Comebacks {
       this.#ended.delete(key);
     }
   }
+}
+
+/**
+ * Where an end is owed a comeback: `name` of `group`, an on-link IPv6 peer
+ * with its /64 (lastingGroup), whose sign-ins it pays with. A laptop that
+ * rejoins the LAN takes a new temporary address there (RFC 8981): counted
+ * by its whole address, it was no comeback, and its class's Wi-Fi drop
+ * left all of them to the /64's sign-ins (30, then 10 a minute). How many
+ * come back at once stays per address.
+ */
+function endKey(group: string, name: string): string {
+  return `${lastingGroup(group)}\n${name}`;
 }

@@ -139,13 +139,17 @@ export async function signIn(
   // comes back at once, past the burst, at every drop (comebacks.ts). Only
   // when the ordinary sign-ins cannot pay, which keeps the comebacks an
   // address may make at once for its drops.
+  // From this address, or an on-link IPv6 peer's /64: a new temporary
+  // address of it (comebacks.ts).
+  const sameLastingGroup = (address: string | null) =>
+    address !== null && lastingGroup(address) === namesGroup;
   const signInPays = addressLimitsFree ||
     core.addresses.signIns.peek(namesGroup, now);
   const comeback = !signInPays && known && result.fingerprint !== null &&
     core.addresses.signIns.rate > 0 &&
     core.addresses.comebacks.may(group, key, result.fingerprint, now, {
       // Still signed in from this address: this sign-in ends it.
-      ...(stale !== undefined && state.addressOf(stale.id) === group
+      ...(stale !== undefined && sameLastingGroup(state.addressOf(stale.id))
         ? {
           live: { fingerprint: stale.fingerprint, since: stale.connectedAt },
         }

@@ -234,3 +234,47 @@ Deno.test("a served /64's peers told apart by whole address sign in on one budge
     ...new Array(3).fill("limit"),
   ]);
 });
+
+Deno.test("a served /64's peer back with a new address of it after its session ended comes back free, as one back with the same address does", async () => {
+  // A laptop that rejoins the LAN takes a new temporary address of its /64
+  // (RFC 8981): its name comes back from that.
+  await using server = await startTestServer({
+    hostname: "::1",
+    trustedProxies: ["::1"],
+    connectionLimits: {
+      // No token comes back during the test.
+      signInsPerMinutePerAddress: 1,
+      signInBurstPerAddress: 2,
+      // The sessions last a moment here, not half a minute.
+      comebackSettledMs: 0,
+    },
+  });
+  await using proxy = forwardingProxy(server.port, studentAddresses());
+  const identities = new Map<
+    string,
+    Awaited<ReturnType<typeof testIdentity>>
+  >();
+  const signIn = async (name: string) => {
+    const student = await ChatClient.connect(proxy.url, {
+      pinnedSpki: server.spki,
+    });
+    let identity = identities.get(name);
+    if (identity === undefined) {
+      identities.set(name, identity = await testIdentity());
+    }
+    const reply = await student.register(name, identity);
+    await student.quit();
+    return reply.t === "error" ? reply.code : reply.t;
+  };
+  // The /64's sign-ins spent, each from its own address.
+  assert.deepEqual([await signIn("ada"), await signIn("bo")], [
+    "welcome",
+    "welcome",
+  ]);
+  // Back, each from a new address: comebacks. A name never signed in pays
+  // the sign-ins, which are spent.
+  assert.deepEqual(
+    [await signIn("ada"), await signIn("bo"), await signIn("cy")],
+    ["welcome", "welcome", "limit"],
+  );
+});
