@@ -79,6 +79,14 @@ const SPARE_CHUNK_BUFFERS = BACKLOG_LIMIT / FILE_CHUNK_BYTES;
  * without it (hashed as it is sent, its digest goes in an offer made again).
  */
 export const OFFER_DIGEST_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * How long the hash before an offer may take: the lines typed after a
+ * `/file` wait for its offer (they keep their order), so a slow disk (a USB
+ * stick: 64 MiB in seconds) must not hold them. Past it the file is offered
+ * without its digest, as a larger one is. A file of one read block (1 MiB)
+ * is always hashed: the budget is looked at before each block.
+ */
+export const OFFER_DIGEST_BUDGET_MS = 250;
 
 interface Outgoing {
   /** The file the user typed that this sends (`send`'s `fileNumber`). */
@@ -730,22 +738,27 @@ async function sizeNow(file: Deno.FsFile, fallback: number): Promise<number> {
  * to hash before offering it (OFFER_DIGEST_MAX_BYTES) and not empty (a
  * claim is of 1 byte or more); left positioned at its start. Undefined
  * also if it reads shorter than `size` (it changed: its end says so), or
- * once `stopping` (/cancel, the second /quit): asked before each block, so
- * that a stop waits for one block's read (1 MiB), not the whole file's (64
- * MiB from a slow disk: seconds, while the lines typed after it waited).
+ * once `stopping` (/cancel, the second /quit) or past `budgetMs`
+ * (OFFER_DIGEST_BUDGET_MS): both asked before each block, so that a stop
+ * waits for one block's read (1 MiB), not the whole file's (64 MiB from a
+ * slow disk: seconds, while the lines typed after it waited).
  */
 export async function digestBeforeOffer(
   file: Deno.FsFile,
   size: number,
   stopping: () => boolean,
+  budgetMs: number = OFFER_DIGEST_BUDGET_MS,
 ): Promise<string | undefined> {
   if (size === 0 || size > OFFER_DIGEST_MAX_BYTES) return undefined;
+  const started = performance.now();
+  const overBudget = (position: number) =>
+    position > 0 && performance.now() - started >= budgetMs;
   const hash = createSha256();
   const buffer = new Uint8Array(READ_BLOCK_BYTES);
   let position = 0;
   try {
     while (position < size) {
-      if (stopping()) return undefined;
+      if (stopping() || overBudget(position)) return undefined;
       const read = await file.read(
         buffer.subarray(0, Math.min(buffer.length, size - position)),
       );

@@ -44,8 +44,37 @@ Deno.test("digestBeforeOffer reads no further once the file is stopped, and leav
 
 Deno.test("digestBeforeOffer gives the file's SHA-256 when it is not stopped", async () => {
   await withFile(async (file, bytes) => {
-    const digest = await digestBeforeOffer(file, SIZE, () => false);
+    // No time limit: a loaded machine may take longer than the budget.
+    const digest = await digestBeforeOffer(file, SIZE, () => false, Infinity);
     assert.equal(digest, createHash("sha256").update(bytes).digest("hex"));
     assert.equal(await file.seek(0, Deno.SeekMode.Current), 0);
   });
+});
+
+Deno.test("digestBeforeOffer gives up past its time budget after a block, leaving the file at its start, so the lines typed after /file are not held by a slow disk", async () => {
+  await withFile(async (file) => {
+    let asked = 0;
+    const digest = await digestBeforeOffer(file, SIZE, () => {
+      asked++;
+      return false;
+    }, 0);
+    assert.equal(digest, undefined);
+    // One block read (always), then the budget is past.
+    assert.equal(asked, 2);
+    assert.equal(await file.seek(0, Deno.SeekMode.Current), 0);
+  });
+});
+
+Deno.test("digestBeforeOffer hashes a file of one block whatever its budget", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-offer-digest-" });
+  try {
+    const bytes = new TextEncoder().encode("notes ".repeat(1000));
+    const path = join(dir, "notes.txt");
+    await Deno.writeFile(path, bytes);
+    using file = await Deno.open(path, { read: true });
+    const digest = await digestBeforeOffer(file, bytes.length, () => false, 0);
+    assert.equal(digest, createHash("sha256").update(bytes).digest("hex"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
