@@ -78,6 +78,7 @@ import { MissedPublic } from "./missed_public.ts";
 import type { HistoryPaging } from "./history_pages.ts";
 import { withPatience } from "./with_patience.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
+import type { Asker } from "./first_contact.ts";
 import {
   asksFirst,
   connectFirstPatiently,
@@ -207,11 +208,26 @@ export async function runSession(options: SessionOptions): Promise<number> {
   const node: ServerNode = { index: 0, key: knownKey(urls, options.trust) };
   // Refused for a while (its address's handshake rate: a class starting at
   // once), it waits as the server asks and tries again, said once.
+  // Ctrl-D at a question of the connection's (the server's key, first
+  // contact) is its answer, "no", said as such: not a leaving.
+  let asking = 0;
+  const asker: Asker = {
+    print: (line) => terminal.print(line),
+    question: async (prompt) => {
+      asking++;
+      try {
+        return await terminal.question(prompt);
+      } finally {
+        asking--;
+      }
+    },
+    discardTypedAhead: () => terminal.discardTypedAhead(),
+  };
   let connecting = connectFirstPatiently(
     urls,
     node,
     options.trust,
-    terminal,
+    asker,
     (text) => emit({ type: "notice", text }),
   );
   let failed = connecting.then(
@@ -224,14 +240,16 @@ export async function runSession(options: SessionOptions): Promise<number> {
   // chat's own question before leaving once connected.
   const leftWhileConnecting = Promise.withResolvers<"left">();
   terminal.onLeaveKey(() => {
-    leftWhileConnecting.resolve("left");
+    if (asking === 0) leftWhileConnecting.resolve("left");
     return false;
   });
   const connectedOrLeft = () =>
     Promise.race([failed, leftWhileConnecting.promise]);
   if (node.key === null && asksFirst(urls[0]!, options.trust)) {
-    // The key's fingerprint is shown and asked about before the name is.
-    const reason = await failed;
+    // The key's fingerprint is shown and asked about before the name is;
+    // the tries before it can be left as the ones after the name.
+    const reason = await connectedOrLeft();
+    if (reason === "left") return 0;
     if (reason !== null) {
       connectionError(reason);
       return 1;
@@ -334,7 +352,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
         urls,
         node,
         options.trust,
-        terminal,
+        asker,
         (text) => emit({ type: "notice", text }),
       );
       failed = connecting.then(

@@ -173,3 +173,41 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name:
+    "chat connect on a terminal meeting a server it does not know yet leaves at once at Ctrl-D while its first connection waits to try again",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-first-cut-ask-" });
+    await using server = await startTestServer();
+    await using proxy = new HandshakeCutProxy(server.port, Infinity);
+    await using pane = new Pane();
+    // No --pub and no known_hosts: the server's key is asked about once
+    // it is seen (asksFirst), the first use of a server by a new user.
+    const command = connectCommand({ dir, port: proxy.port, user: "jojo" });
+    command.splice(command.indexOf("--pub"), 2);
+    await pane.start([
+      "sh",
+      "-c",
+      `${command.map(shellQuote).join(" ")}; echo "EXITED $?"; sleep 600`,
+    ]);
+    // The wait before the 5th try is 4 to 8 s: Ctrl-D comes inside it.
+    await proxy.cut(4);
+    await pane.waitFor(
+      "the retry line",
+      (lines) => lines.some((line) => line.includes("did not let you in yet")),
+    );
+    await pane.keys("C-d");
+    const lines = await pane.waitFor(
+      "the client to end",
+      (lines) => lines.some((line) => line.startsWith("EXITED")),
+    );
+    // Before: Ctrl-D was not heard before the key's question; the client
+    // went on to its 5th and 6th tries, then said the final error.
+    assert.equal(proxy.links, 4, lines.join("\n"));
+    assert.ok(lines.includes("EXITED 0"), lines.join("\n"));
+    assert.ok(!lines.some((line) => line.includes("ERROR")), lines.join("\n"));
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -246,7 +246,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "chat connect on a terminal refuses on no, and on a fingerprint that is not the server's",
+    "chat connect on a terminal refuses on no, on Ctrl-D, and on a fingerprint that is not the server's",
   ignore: !PTY,
   fn: () =>
     withDir(async (dir) => {
@@ -263,12 +263,17 @@ Deno.test({
               "SHA256:rB/WMu3IX0cdNkPCFb+HUN1RkEt+fBNXNdi0hBVsJAs",
               /That is not the fingerprint of the key 127\.0\.0\.1:\d+ presents/,
             ],
+            // Ctrl-D is a "no" here, said as one: not a silent leaving.
+            [
+              "\x04",
+              /Host key for 127\.0\.0\.1:\d+ not accepted; not connecting/,
+            ],
           ] as const
         ) {
           const client = connect(dir, port, [], { tty: true });
           await client.waitFor(/Are you sure you want to continue connecting/);
           await afterGuard();
-          await client.write(`${answer}\r`);
+          await client.write(answer === "\x04" ? answer : `${answer}\r`);
           assert.equal((await client.finish()).code, 1, client.stdout);
           assert.match(client.stdout, said);
           assert.doesNotMatch(client.stdout, /Enter your username/);
