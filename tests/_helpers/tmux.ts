@@ -97,6 +97,22 @@ export class Pane {
   }
 
   /**
+   * Types `line`, presses Enter, and resolves with `effect` (what the line
+   * does, waited for: a reply on the pane, a message a client receives)
+   * before anything more is typed. Lines a terminal gets within 15 ms of
+   * each other are one paste (src/client/paste.ts), and a loaded machine's
+   * pty can hand several over at once however far apart they were typed:
+   * more than three are then asked about (`Send 4 lines? [y/N]`), not sent.
+   * The effect must come after the line left the editor: not its echo, which
+   * the terminal shows while it waits to see whether more lines follow.
+   */
+  async enterLine<T>(line: string, effect: () => Promise<T>): Promise<T> {
+    await this.type(line);
+    await this.keys("Enter");
+    return await effect();
+  }
+
+  /**
    * Resizes the window and waits until the program can see it: tmux rewraps
    * its screen at once but tells the pane's terminal a moment later. Output
    * the program computed for the old width and that arrives in between

@@ -36,23 +36,26 @@ Deno.test({
       const path = `${dir}/notes.txt`;
       await Deno.writeTextFile(path, "x".repeat(1000));
       // One command at a time, each once the one before it reached its
-      // recipient: lines typed within 15 ms of each other are a paste
-      // (paste.ts), and a loaded machine's pty can hand four of them over
-      // at once, which the terminal then asks about (`Send 4 lines?`).
-      for (let i = 1; i <= 9; i++) {
-        await pane.type(`/file p${i} ${path}`);
-        await pane.keys("Enter");
-        if (i <= 8) {
-          await people[i - 1]!.waitFor((m) => m.message.t === "file_offer");
-        }
+      // recipient (enterLine: nine lines at once would be a paste).
+      for (let i = 1; i <= 8; i++) {
+        await pane.enterLine(
+          `/file p${i} ${path}`,
+          () => people[i - 1]!.waitFor((m) => m.message.t === "file_offer"),
+        );
       }
       const offered = (p: TestClient) =>
         p.inbox.find((m) => m.message.t === "file_offer")?.message;
-      const held = await pane.waitFor(
-        "the 9th said to wait (or refused)",
-        (l) =>
-          l.some((x) => /notes\.txt waits: 8 files are under way/.test(x)) ||
-          l.some((x) => /transfers running/.test(x)),
+      const held = await pane.enterLine(
+        `/file p9 ${path}`,
+        () =>
+          pane.waitFor(
+            "the 9th said to wait (or refused)",
+            (l) =>
+              l.some((x) =>
+                /notes\.txt waits: 8 files are under way/.test(x)
+              ) ||
+              l.some((x) => /transfers running/.test(x)),
+          ),
       );
       assert.deepEqual(
         held.filter((x) => /transfers running|waits: 8 files/.test(x)),

@@ -212,20 +212,24 @@ Deno.test({
     const scene = await sophia();
     await using _scene = { [Symbol.asyncDispose]: scene.dispose };
     const { pane, jojo } = scene;
-    for (const line of ["/names", "/whois jojo", "/back"]) {
-      await pane.type(line);
-      await pane.keys("Enter");
-    }
     // The replies as read, whatever rows 80 columns cut them into.
     const read = (l: string[]) => l.join(" ").replace(/ +/g, " ");
-    const said = read(
-      await pane.waitFor(
-        "the three replies",
-        (l) =>
-          read(l).includes("Did you mean /away (alone, it marks you back)?") &&
-          lastLine(l) === "sophia>",
-      ),
-    );
+    // Each once the one before was answered (enterLine): typed at once,
+    // they would be a paste, one line from its question.
+    for (
+      const [line, reply] of [
+        ["/names", "ERROR: Unknown command '/names'"],
+        ["/whois jojo", "ERROR: Unknown command '/whois'"],
+        ["/back", "Did you mean /away (alone, it marks you back)?"],
+      ] as const
+    ) {
+      await pane.enterLine(line, () =>
+        pane.waitFor(
+          `the reply to ${line}`,
+          (l) => read(l).includes(reply) && lastLine(l) === "sophia>",
+        ));
+    }
+    const said = read(await pane.lines());
     assert.match(
       said,
       /ERROR: Unknown command '\/names'\. Did you mean \/list\? Type \/help/,
