@@ -20,7 +20,7 @@ const NATS = await natsForTest("cluster_nats_away_line_test");
 
 Deno.test({
   name:
-    "a line typed while NATS is away for more than 10 s is said pending, not 'could not save', then sent once NATS is back, and bob gets it once",
+    "a line typed while NATS is away for more than 10 s is said pending (a notice, neither an error nor sent), then sent once NATS is back, and bob gets it once",
   ignore: NATS === null,
   async fn() {
     await using cluster = await Cluster.start(NATS!, {
@@ -38,11 +38,19 @@ Deno.test({
     await alice.chat.write(
       `${JSON.stringify({ cmd: "send", text: "while away", id: "l1" })}\n`,
     );
-    // NATS stays away past the node's 10 s wait: until alice hears of the
-    // line, as pending (10 s on) or as an error (what she heard before).
-    await alice.chat.waitFor(
+    // NATS stays away until alice first hears of the line: nothing can
+    // store it meanwhile, so what she hears is the client's word that it is
+    // pending (10 s on), not an error (what she heard before) nor sent.
+    const [first] = await alice.chat.waitFor(
       /^\{"type":"(notice|error|sent)","re":"l1".*$/m,
       WAIT_MS,
+    );
+    const heard = JSON.parse(first) as JsonEvent;
+    assert.equal(heard.type, "notice", alice.chat.stdout);
+    assert.match(
+      String(heard.text),
+      /^The server has not answered your message to everyone within 10 seconds: it is still pending/,
+      alice.chat.stdout,
     );
     await cluster.nats.restart();
 
