@@ -51,6 +51,17 @@ Deno.test({
     const offers = () =>
       events(bob).filter((e) => e.type === "file_offer").length;
     await bob.waitUntil(() => offers() >= 1 || null, "bob asked", WAIT_MS);
+    // And alice told so: bob's copy of the offer can come before her answer
+    // from the same server (two connections), and a server killed in between
+    // leaves her never told it went out (a run failed so, at load 9).
+    await pane.waitFor(
+      "alice told the file is offered",
+      (l) =>
+        l.includes(
+          "Offering notes.txt (1000 B) to bob; waiting for an answer.",
+        ),
+      WAIT_MS,
+    );
 
     server.kill("SIGKILL");
     await server.child.status;
