@@ -34,7 +34,7 @@ import { asClause, type ChatClient, type Reply } from "./chat_client.ts";
 import {
   added,
   cameLateLine,
-  removed,
+  openedWithKept,
   type UnarrivedMessages,
 } from "./unarrived.ts";
 import { SealedRetries } from "./sealed_retries.ts";
@@ -1002,7 +1002,7 @@ export class E2eSessions {
       if (this.#o.unarrived !== undefined) {
         const before = used?.ratchet.skipped ?? new Map();
         const after = out.session.ratchet.skipped;
-        for (const id of removed(before, after)) {
+        for (const id of openedWithKept(before, after)) {
           if (this.#o.unarrived.arrived(`${key} ${id}`)) cameLate = true;
         }
         this.#o.unarrived.skipped(

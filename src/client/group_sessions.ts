@@ -23,7 +23,7 @@
 import {
   added,
   cameLateLine,
-  removed,
+  openedWithKept,
   type UnarrivedMessages,
 } from "./unarrived.ts";
 import { fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
@@ -1104,7 +1104,9 @@ export class GroupSessions {
       const unarrived = this.#o.unarrived;
       if (unarrived !== undefined) {
         const chain = `${where} ${toHex(out.chain.chainId)}`;
-        for (const i of removed(chains[index]!.skipped, out.chain.skipped)) {
+        for (
+          const i of openedWithKept(chains[index]!.skipped, out.chain.skipped)
+        ) {
           if (unarrived.arrived(`${chain} ${i}`)) cameLate = true;
         }
         unarrived.skipped(

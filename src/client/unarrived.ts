@@ -151,6 +151,20 @@ export function added<T>(
   return [...after.keys()].filter((key) => !before.has(key));
 }
 
+/**
+ * The kept key a message was opened with: the id in `before` and no longer
+ * in `after`, if it skipped none. A message that skipped keys was opened on
+ * a new one, and the kept ones it pushed out (the ratchet's and a group
+ * chain's cap, oldest first) are forgotten, never come: said to have come
+ * late, the message would be taken for one it is not.
+ */
+export function openedWithKept<T>(
+  before: ReadonlyMap<T, unknown>,
+  after: ReadonlyMap<T, unknown>,
+): T[] {
+  return added(before, after).length > 0 ? [] : removed(before, after);
+}
+
 /** The ids in `before` and no longer in `after`. */
 export function removed<T>(
   before: ReadonlyMap<T, unknown>,

@@ -154,3 +154,31 @@ Deno.test({
     assert.ok(third < bob.stdout.indexOf("has not arrived"));
   },
 });
+
+Deno.test("chat connect says no message came late when its chain forgot the key of one said not to have arrived (the cap of skipped keys)", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-held-back-evicted-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  // Held back, the most one message may skip (MAX_SKIP), then the next.
+  const heldBack = async (count: number) => {
+    for (let i = 0; i < count; i++) await alice.sealText(`held ${i}`);
+  };
+  alice.deliver(channel, await alice.sealText("first"));
+  await heldBack(1000);
+  alice.deliver(channel, await alice.sealText("second"));
+  await bob.waitFor(/1000 messages from alice have not arrived/);
+  await heldBack(1000);
+  alice.deliver(channel, await alice.sealText("third"));
+  await bob.waitFor(/"count":1000,[^\n]*\n[^]*"count":1000,/);
+  // One more skipped: bob's ratchet keeps 2000 keys at most, and forgets
+  // the oldest (one said not to have arrived). Forgotten is not come.
+  await heldBack(1);
+  alice.deliver(channel, await alice.sealText("fourth"));
+  await bob.waitFor(/1 message from alice has not arrived/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.match(bob.stdout, /"text":"fourth"/);
+  assert.doesNotMatch(bob.stdout, /came late/);
+});
