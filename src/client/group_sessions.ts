@@ -26,7 +26,7 @@ import {
   openedWithKept,
   type UnarrivedMessages,
 } from "./unarrived.ts";
-import { fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
+import { equalBytes, fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
 import {
   chainIdOf,
   decodeSenderKey,
@@ -400,10 +400,10 @@ export class GroupSessions {
   ): Promise<Reply> {
     return this.#alone(async () => {
       for (let tries = 1;; tries++) {
-        const reply = await this.#send(client, group, text, cid);
+        const reply = await this.#send(client, group, text, cid, tries > 1);
         // Someone joined or left between the members listed and the
-        // message: asked again, the chain given to whoever joined, sealed
-        // anew (the refused one was never stored).
+        // message: asked again, the chain given to whoever joined (the
+        // refused one was never stored).
         if (
           reply.t !== "error" || reply.code !== "members_changed" ||
           tries >= MEMBERS_CHANGED_TRIES
@@ -417,6 +417,7 @@ export class GroupSessions {
     group: string,
     text: string,
     cid: string,
+    membersChanged = false,
   ): Promise<Reply> {
     const server = client.serverFingerprint;
     const self = nameKey(client.name ?? "");
@@ -424,7 +425,13 @@ export class GroupSessions {
     const conflict = this.#sealed.refusal(cid, line);
     if (conflict !== null) return conflict;
     let sealed = this.#sealed.get(cid);
-    if (sealed === undefined) {
+    // Refused as the members changed: kept (sealed_retries.ts), and sent
+    // again as these bytes if our chain goes on (only joined), given to
+    // those who joined as it was before it; sealed anew, it took the next
+    // key, and the others saw this one's skipped, a message said not to
+    // have arrived (unarrived.ts) though nothing was held back.
+    const refused = membersChanged ? sealed : undefined;
+    if (sealed === undefined || refused !== undefined) {
       const reply = await answerWithin(
         client.request({ t: "members", group }),
         MEMBERS_WAIT_MS,
@@ -511,7 +518,12 @@ export class GroupSessions {
           client,
           member,
           SENDER_KEY_LABEL_PREFIX + nameKey(entry.group),
-          encodeSenderKey(own.chain),
+          encodeSenderKey(
+            refused !== undefined &&
+              equalBytes(refused.before.chainId, own.chain.chainId)
+              ? refused.before
+              : own.chain,
+          ),
           newClientId(),
         );
         if (given.t === "ok") {
@@ -584,6 +596,21 @@ export class GroupSessions {
         );
       }
       if (warnings.length > 0) this.#o.notify(warnings);
+      // The whole list only: members left out were not given the chain
+      // anyway (said above).
+      const tag = entry.more === undefined && entry.tag !== undefined
+        ? { tag: entry.tag }
+        : {};
+      if (
+        refused !== undefined &&
+        equalBytes(refused.before.chainId, own.chain.chainId)
+      ) {
+        const { tag: _, ...rest } = refused;
+        sealed = { ...rest, ...tag };
+        this.#sealed.keep(cid, line, sealed);
+        return await this.#sendSealed(server, client, text, cid, sealed);
+      }
+      const before = own.chain;
       const out = await sealGroupMessage(
         own.chain,
         encodeGroupContent({
@@ -595,17 +622,20 @@ export class GroupSessions {
       own.chain = out.chain;
       // Saved before it is sent: a message key must never be used twice.
       await this.#o.save();
-      sealed = {
-        group: entry.group,
-        body: out.message,
-        // The whole list only: members left out were not given the chain
-        // anyway (said above).
-        ...(entry.more === undefined && entry.tag !== undefined
-          ? { tag: entry.tag }
-          : {}),
-      };
+      sealed = { group: entry.group, body: out.message, before, ...tag };
       this.#sealed.keep(cid, line, sealed);
     }
+    return await this.#sendSealed(server, client, text, cid, sealed);
+  }
+
+  /** Sends a sealed group message, archived if it went. */
+  async #sendSealed(
+    server: string,
+    client: ChatClient,
+    text: string,
+    cid: string,
+    sealed: Sealed,
+  ): Promise<Reply> {
     const answer = client.request(
       {
         t: "e2e_gsay",
@@ -1266,6 +1296,8 @@ interface Sealed {
   body: Uint8Array;
   /** The members tag of the list its chain was given by (`e2e_gsay`). */
   tag?: string;
+  /** Our chain before it was sealed: given to those who join meanwhile. */
+  before: OwnChain;
 }
 
 /**

@@ -59,7 +59,12 @@ export class SealedRetries<T> {
     // as these bytes. Sealed anew it took another key of the chain, and the
     // recipient saw the refused one's key skipped, a message that never
     // came (unarrived.ts), though nothing was held back.
-    if (reply.t === "error" && reply.code === "slow_down") return;
+    // The same for a group message refused as the group's members changed
+    // (group_sessions.ts): sent again once those who joined have the chain.
+    if (
+      reply.t === "error" &&
+      (reply.code === "slow_down" || reply.code === "members_changed")
+    ) return;
     this.#byCid.delete(cid);
   }
 }

@@ -17,6 +17,7 @@ import {
   type GroupState,
 } from "../../src/client/group_sessions.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
+import type { UnarrivedMessages } from "../../src/client/unarrived.ts";
 import { TestClient, testIdentity, type TestServer } from "./chat.ts";
 import { WAIT_MS } from "./patience.ts";
 
@@ -36,13 +37,15 @@ export interface Member {
 /**
  * `waitMs`: how long a message waits for its sender key (300 ms unless
  * told); `onSecret`: run after each sender key this member gives (a test's
- * hook into the moment between the members listed and the message).
+ * hook into the moment between the members listed and the message);
+ * `unarrived`: told of the messages its chains skipped.
  */
 export async function member(
   server: TestServer,
   name: string,
   waitMs = 300,
   onSecret: (to: string) => Promise<void> = async () => {},
+  unarrived?: UnarrivedMessages,
 ): Promise<Member> {
   const identity = await testIdentity();
   const { client } = await TestClient.connect(server, name, identity);
@@ -68,6 +71,7 @@ export async function member(
     groups: null as unknown as GroupSessions,
   };
   m.groups = new GroupSessions({
+    ...(unarrived === undefined ? {} : { unarrived }),
     state: m.state,
     save: async () => {},
     sendSecret: async (...args) => {
