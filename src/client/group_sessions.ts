@@ -41,6 +41,7 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
+import { withPatience } from "./with_patience.ts";
 import {
   answerWithin,
   notAnswered,
@@ -514,17 +515,26 @@ export class GroupSessions {
       const newlyGiven: string[] = [];
       for (const member of members) {
         if (own.sentTo.some((m) => m.name === nameKey(member))) continue;
-        const given = await this.#o.sendSecret(
-          client,
-          member,
-          SENDER_KEY_LABEL_PREFIX + nameKey(entry.group),
-          encodeSenderKey(
-            refused !== undefined &&
-              equalBytes(refused.before.chainId, own.chain.chainId)
-              ? refused.before
-              : own.chain,
-          ),
-          newClientId(),
+        // Refused with slow_down (a secret per member, all at once), sent
+        // again after the server's pause as the envelope already sealed
+        // (sealed_retries.ts): left for the next message, it was sealed
+        // anew, the refused one's key skipped in their chain with us (said
+        // to them as a message not arrived, unarrived.ts), and this
+        // message, sent again as sealed, came before they had our chain.
+        const secretCid = newClientId();
+        const given = await withPatience(() =>
+          this.#o.sendSecret(
+            client,
+            member,
+            SENDER_KEY_LABEL_PREFIX + nameKey(entry.group),
+            encodeSenderKey(
+              refused !== undefined &&
+                equalBytes(refused.before.chainId, own.chain.chainId)
+                ? refused.before
+                : own.chain,
+            ),
+            secretCid,
+          )
         );
         if (given.t === "ok") {
           // Sealed for the key remembered for them, which a sent secret
