@@ -1,7 +1,8 @@
 /**
- * WebSocket by hand over a plain TCP socket, for tests that need what no
- * WebSocket API lets a client do: fragments, invalid UTF-8 in text frames,
- * odd upgrade requests, and connections dropped without a close frame.
+ * WebSocket by hand over a plain TCP socket (or TLS over one), for tests
+ * that need what no WebSocket API lets a client do: fragments, invalid UTF-8
+ * in text frames, odd upgrade requests, connections dropped without a close
+ * frame, and reads paced like a slow link's.
  */
 
 import { BULK_FRAME_VERSION } from "../../src/crypto/session_cipher.ts";
@@ -93,6 +94,11 @@ export function clientFrame(
   return out;
 }
 
+/** TLS for a {@link RawTcp}: the certificate to trust (PEM). */
+export interface RawTls {
+  caCert: string;
+}
+
 /** A raw TCP connection to a server, with a buffered reader. */
 export class RawTcp {
   #pending: Uint8Array = new Uint8Array(0);
@@ -104,18 +110,31 @@ export class RawTcp {
    */
   pace: { bytes: number; before(): Promise<void> } | null = null;
 
-  private constructor(readonly conn: Deno.TcpConn) {}
+  private constructor(readonly conn: Deno.Conn) {}
 
-  static async connect(port: number): Promise<RawTcp> {
-    return new RawTcp(await Deno.connect({ hostname: "127.0.0.1", port }));
+  /**
+   * Connects to this machine's `port`; over TLS if `tls` is given, trusting
+   * only its certificate (the server's own, made for `localhost`).
+   */
+  static async connect(port: number, tls?: RawTls): Promise<RawTcp> {
+    return new RawTcp(
+      tls === undefined
+        ? await Deno.connect({ hostname: "127.0.0.1", port })
+        : await Deno.connectTls({
+          hostname: "localhost",
+          port,
+          caCerts: [tls.caCert],
+        }),
+    );
   }
 
   /** Connects and asks for an upgrade; resolves with the response head. */
   static async upgrade(
     port: number,
     extraHeaders: string[] = [],
+    tls?: RawTls,
   ): Promise<{ tcp: RawTcp; head: string }> {
-    const tcp = await RawTcp.connect(port);
+    const tcp = await RawTcp.connect(port, tls);
     try {
       await tcp.write(encoder.encode(upgradeRequest(extraHeaders)));
       return { tcp, head: await tcp.readHead() };
@@ -340,12 +359,13 @@ export class TcpChatPeer {
 
   private constructor(readonly tcp: RawTcp, readonly keys: SessionKeys) {}
 
-  /** Upgrades and completes a genuine handshake. */
+  /** Upgrades (over TLS if `tls` is given) and completes a genuine handshake. */
   static async connect(
     port: number,
     pinnedSpki: Uint8Array,
+    tls?: RawTls,
   ): Promise<TcpChatPeer> {
-    const { tcp, head } = await RawTcp.upgrade(port);
+    const { tcp, head } = await RawTcp.upgrade(port, [], tls);
     try {
       if (!head.startsWith("HTTP/1.1 101")) {
         throw new Error(`Upgrade refused: ${head.split("\r\n")[0]}`);

@@ -32,18 +32,38 @@ const SYMBOLS = {
  * kernel no longer grows it). Throws when there is no such socket.
  */
 export function shrinkSendBuffers(port: number, bytes: number): void {
+  if (shrinkListeners(port, bytes) === 0) {
+    throw new Error(`No socket of this process listens on port ${port}`);
+  }
+}
+
+/**
+ * Sets SO_SNDBUF to `bytes` on every IPv4 socket this process listens on: a
+ * server over TLS also listens on a loopback port of its own (tls_bridge.ts),
+ * whose connections write the TLS records, and on loopback their kernel
+ * buffers would take in megabytes meant for a reader that reads nothing.
+ */
+export function shrinkEveryListenersSendBuffers(bytes: number): void {
+  if (shrinkListeners(null, bytes) === 0) {
+    throw new Error("No socket of this process listens");
+  }
+}
+
+/** Sets SO_SNDBUF on listeners (on `port`, or all): how many it set. */
+function shrinkListeners(port: number | null, bytes: number): number {
   const libc = Deno.dlopen("libc.so.6", SYMBOLS);
   try {
     const address = new Uint8Array(128);
     const length = new Uint32Array(1);
     const value = new Int32Array(1);
     const valueLength = new Uint32Array(1);
+    let shrunk = 0;
     for (let fd = 0; fd < MAX_FD; fd++) {
       length[0] = address.byteLength;
       if (libc.symbols.getsockname(fd, address, length) !== 0) continue;
       const view = new DataView(address.buffer);
       if (view.getUint16(0, true) !== AF_INET) continue;
-      if (view.getUint16(2, false) !== port) continue;
+      if (port !== null && view.getUint16(2, false) !== port) continue;
       valueLength[0] = 4;
       if (
         libc.symbols.getsockopt(
@@ -58,9 +78,9 @@ export function shrinkSendBuffers(port: number, bytes: number): void {
       if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, value, 4) !== 0) {
         throw new Error(`setsockopt(SO_SNDBUF) failed on descriptor ${fd}`);
       }
-      return;
+      shrunk++;
     }
-    throw new Error(`No socket of this process listens on port ${port}`);
+    return shrunk;
   } finally {
     libc.close();
   }
