@@ -82,8 +82,9 @@ export interface EdgeOptions {
   /** Largest WebSocket message, all fragments together; past it: 1009. */
   maxPayloadBytes: number;
   /**
-   * The same until the connection's handshake is done (`handshakeDone`):
-   * a peer that has proven nothing may make the server hold no more.
+   * The same until the peer's last handshake message is read (after it, the
+   * socket is read no further until `handshakeDone`): a peer that has proven
+   * nothing may make the server hold no more.
    */
   maxHandshakePayloadBytes: number;
   /**
@@ -97,7 +98,7 @@ export interface EdgeOptions {
   maxMessageFragments: number;
   /**
    * Most reads of the socket `ws` may keep while a frame is not whole,
-   * before and after the handshake (`handshakeDone`); past it: 1008.
+   * before and after the peer's last handshake message; past it: 1008.
    */
   maxHandshakeFrameReads: number;
   maxFrameReads: number;
@@ -394,10 +395,11 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   });
   const wss = new WebSocketServer({
     noServer: true,
-    // Raised per connection once its handshake is done (handshakeDone).
+    // Raised per connection at its last handshake message
+    // (WsConnection#lastHandshakeMessageRead).
     maxPayload: options.maxHandshakePayloadBytes,
     maxFragments: options.maxMessageFragments,
-    // Raised with maxPayload once the handshake is done.
+    // Raised with maxPayload.
     maxBufferedChunks: options.maxHandshakeFrameReads,
     clientTracking: false,
     perMessageDeflate: false,
@@ -570,13 +572,16 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           loopback,
           options.gauge ?? null,
           options.unread ?? null,
-          () => {
-            finish(front);
+          // The frames behind client_finished are the session's (see
+          // WsConnection#lastHandshakeMessageRead).
+          () =>
             setReceiverLimits(
               ws,
               options.maxPayloadBytes,
               options.maxFrameReads,
-            );
+            ),
+          () => {
+            finish(front);
             // Read from now on only while the recipients' queues flow.
             if (options.gauge?.held) conn.pauseReading();
             if (options.unread?.held) conn.holdUnread(true);
@@ -841,6 +846,11 @@ const CLOSING = 2;
  * (8 MiB) of it for each of a hundred flooding senders (issue 21).
  */
 const INBOX_PAUSE_BYTES = 1024 * 1024;
+/**
+ * Text messages a client sends in its handshake: `client_hello` and
+ * `client_finished`, the last (PROTOCOL 2.6).
+ */
+const CLIENT_HANDSHAKE_MESSAGES = 2;
 const decoder = new TextDecoder();
 
 /**
@@ -915,8 +925,18 @@ class WsConnection implements EdgeConnection, Pausable {
   #lastHeard = performance.now();
   #pingSent: number | null = null;
   #closingSince: number | null = null;
+  readonly #onLastHandshakeMessage: () => void;
   readonly #onHandshakeDone: () => void;
   #handshakeDone = false;
+  /** The peer's handshake messages read so far (until it is done). */
+  #handshakeMessages = 0;
+  /**
+   * Its last handshake message is read and being checked: the socket is
+   * not read meanwhile (see #lastHandshakeMessageRead).
+   */
+  #checking = false;
+  /** The session's frame limits apply (#raiseLimits). */
+  #limitsRaised = false;
   /**
    * Held back with every sender (the gauge, or the unread gauge), or by its
    * own unread inbox.
@@ -941,6 +961,7 @@ class WsConnection implements EdgeConnection, Pausable {
     loopback: boolean,
     gauge: QueueGauge | null,
     unread: QueueGauge | null,
+    onLastHandshakeMessage: () => void,
     onHandshakeDone: () => void,
     releaseReads: boolean,
   ) {
@@ -949,6 +970,7 @@ class WsConnection implements EdgeConnection, Pausable {
     this.loopback = loopback;
     this.#gauge = gauge;
     this.#unread = unread;
+    this.#onLastHandshakeMessage = onLastHandshakeMessage;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
     if (gauge !== null && this.#socket instanceof TLSSocket) {
@@ -1003,6 +1025,10 @@ class WsConnection implements EdgeConnection, Pausable {
     });
     ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {
       this.#heard();
+      if (
+        !this.#handshakeDone && !isBinary &&
+        ++this.#handshakeMessages === CLIENT_HANDSHAKE_MESSAGES
+      ) this.#lastHandshakeMessageRead();
       if (isBinary) release?.delivered(data);
       const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
       const size = data.byteLength;
@@ -1047,8 +1073,33 @@ class WsConnection implements EdgeConnection, Pausable {
 
   handshakeDone(): void {
     this.#handshakeDone = true;
+    this.#checking = false;
+    // Already, unless the handshake came in other than two text messages.
+    this.#raiseLimits();
     this.#onHandshakeDone();
     this.#applyPause();
+  }
+
+  /**
+   * The peer's `client_finished` was just parsed, and a client may send
+   * sealed frames right behind it (PROTOCOL 2.6), in the same read: `ws`
+   * goes on to parse them at once, before the (asynchronous) check of
+   * `client_finished` ends, and under the handshake's 8 KiB a frame past it
+   * was cut with 1009. So the session's limits apply from the next frame
+   * on, and the socket is not read until the check is done (handshakeDone)
+   * or failed (close): a peer whose `client_finished` is bad gets no more
+   * of its bytes read than it already had, as before.
+   */
+  #lastHandshakeMessageRead(): void {
+    this.#checking = true;
+    this.#raiseLimits();
+    this.#applyPause();
+  }
+
+  #raiseLimits(): void {
+    if (this.#limitsRaised) return;
+    this.#limitsRaised = true;
+    this.#onLastHandshakeMessage();
   }
 
   /** Stops reading the socket (after the handshake only); idempotent. */
@@ -1069,8 +1120,8 @@ class WsConnection implements EdgeConnection, Pausable {
   }
 
   #applyPause(): void {
-    const pause = this.#handshakeDone &&
-      (this.#held || this.#heldUnread || this.#full);
+    const pause = this.#checking || (this.#handshakeDone &&
+      (this.#held || this.#heldUnread || this.#full));
     if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) return this.#ws.pause();
@@ -1200,6 +1251,7 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#held = false;
     this.#heldUnread = false;
     this.#full = false;
+    this.#checking = false;
     this.#applyPause();
     if (this.#ws.readyState === OPEN) this.#ws.close(code, reason);
   }

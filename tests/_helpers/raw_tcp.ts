@@ -359,11 +359,17 @@ export class TcpChatPeer {
 
   private constructor(readonly tcp: RawTcp, readonly keys: SessionKeys) {}
 
-  /** Upgrades (over TLS if `tls` is given) and completes a genuine handshake. */
+  /**
+   * Upgrades (over TLS if `tls` is given) and completes a genuine handshake.
+   * `pipelined` makes the first sealed frame, written with `client_finished`
+   * in one write, as a client that does not wait for the server's answer may
+   * (PROTOCOL 2.6).
+   */
   static async connect(
     port: number,
     pinnedSpki: Uint8Array,
     tls?: RawTls,
+    pipelined?: (peer: TcpChatPeer) => Promise<Uint8Array>,
   ): Promise<TcpChatPeer> {
     const { tcp, head } = await RawTcp.upgrade(port, [], tls);
     try {
@@ -376,10 +382,17 @@ export class TcpChatPeer {
       const finished = await handshake.receiveServerFinished(
         await tcp.readText(),
       );
-      await tcp.write(
-        clientFrame(Opcode.text, encoder.encode(finished.reply)),
-      );
-      return new TcpChatPeer(tcp, finished.keys);
+      const peer = new TcpChatPeer(tcp, finished.keys);
+      const last = clientFrame(Opcode.text, encoder.encode(finished.reply));
+      if (pipelined === undefined) await tcp.write(last);
+      else {
+        const frame = clientFrame(Opcode.binary, await pipelined(peer));
+        const both = new Uint8Array(last.byteLength + frame.byteLength);
+        both.set(last);
+        both.set(frame, last.byteLength);
+        await tcp.write(both);
+      }
+      return peer;
     } catch (error) {
       tcp.close();
       throw error;
@@ -410,12 +423,24 @@ export class TcpChatPeer {
     body?: Uint8Array,
     options: { fragmentBytes?: number; timeoutMs?: number } = {},
   ): Promise<ServerMessage> {
-    const id = this.#nextId++;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const id = this.nextId();
     await this.sendFrame(
       await this.seal({ ...header, id }, body),
       options.fragmentBytes,
     );
+    return await this.readReply(id, options.timeoutMs);
+  }
+
+  /** A fresh request id. */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** Reads until the reply to request `id`. */
+  async readReply(
+    id: number,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<ServerMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const data = await this.tcp.readBinary(

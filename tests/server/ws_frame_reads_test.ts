@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { CloseCode } from "../../src/transport/connection.ts";
 import { assertStillChatting, bystanders } from "../_helpers/bystanders.ts";
 import { startTestServer } from "../_helpers/chat.ts";
-import { RawTcp, TcpChatPeer } from "../_helpers/raw_tcp.ts";
+import {
+  clientFrame,
+  Opcode,
+  RawTcp,
+  TcpChatPeer,
+} from "../_helpers/raw_tcp.ts";
+import { ClientHandshake } from "../../src/crypto/handshake.ts";
 import { WAIT_MS } from "../_helpers/patience.ts";
 import { MAX_FRAME_BYTES } from "../../src/protocol/limits.ts";
 import { DEFAULT_CONNECTION_LIMITS } from "../../src/server/config.ts";
@@ -66,11 +72,9 @@ Deno.test("startServer closes with 1008 a handshake message whose frame comes in
 
 /**
  * `peer` once the server is past its handshake: it answers a sealed request
- * (an error, unregistered). The peer's handshake ends when it reads the
- * server's last message, and the server raises its frame limits from the
- * handshake's (8 KiB) only once it checked the peer's reply: a big frame
- * sent at once could meet the handshake's limit (a run at load 9 was cut
- * after 1000 bytes of the largest frame).
+ * (an error, unregistered). The frame limits no longer wait for that (see
+ * the test of a frame sent with client_finished), but the tests below count
+ * the server's reads from a known point: the handshake done.
  */
 async function pastHandshake(peer: TcpChatPeer): Promise<TcpChatPeer> {
   const reply = await peer.request({ t: "list" });
@@ -150,4 +154,63 @@ Deno.test("startServer takes the largest frame whole when it comes 500 bytes a r
   assert.equal(sent, MAX_FRAME_BYTES, `cut off after ${sent} bytes`);
   // Its bytes are no sealed frame: opening it fails, after it was whole.
   assert.notEqual(code, CloseCode.policyViolation, `after ${sent} bytes`);
+});
+
+// A client may send sealed frames right after `client_finished` (PROTOCOL
+// 2.6), and one that does not wait may send both in one write: the server
+// must read that frame under the session's limit, not the handshake's 8 KiB
+// (it checked `client_finished` first, and ws had read on meanwhile).
+Deno.test("startServer takes a frame over 8 KiB sent in the same write as client_finished", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  let id = 0;
+  const peer = await TcpChatPeer.connect(
+    server.port,
+    server.spki,
+    undefined,
+    (peer) => {
+      id = peer.nextId();
+      // 20,000 bytes of body: past 8192, far under the session's limit.
+      return peer.seal({ t: "list", id }, new Uint8Array(20_000));
+    },
+  );
+  try {
+    const reply = await peer.readReply(id, WAIT_MS);
+    assert.equal(reply.t, "error", JSON.stringify(reply));
+  } finally {
+    peer.tcp.close();
+  }
+  await assertStillChatting(
+    users,
+    "after a frame pipelined with the handshake",
+  );
+});
+
+// The session's limits come with client_finished, before it is checked; a
+// peer whose client_finished fails gets no frame past 8 KiB taken for that.
+Deno.test("startServer closes with 1008 (handshake failed) a bad client_finished sent with a frame over 8 KiB", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  const { tcp, head } = await RawTcp.upgrade(server.port);
+  assert.match(head, /^HTTP\/1\.1 101/);
+  const handshake = new ClientHandshake({ pinnedSpki: server.spki });
+  const hello = await handshake.receiveServerHello(await tcp.readText());
+  await tcp.write(
+    clientFrame(Opcode.text, new TextEncoder().encode(hello.reply)),
+  );
+  const finished = await handshake.receiveServerFinished(await tcp.readText());
+  const wrongMac = { ...JSON.parse(finished.reply), mac: btoa("x".repeat(32)) };
+  const last = clientFrame(
+    Opcode.text,
+    new TextEncoder().encode(JSON.stringify(wrongMac)),
+  );
+  // A 1 MiB frame begun in the same write, then more of it.
+  const frame = clientFrame(Opcode.binary, new Uint8Array(1024 * 1024));
+  const closing = tcp.readUntilClosed(WAIT_MS);
+  await tcp.write(new Uint8Array([...last, ...frame.subarray(0, 20_000)]));
+  await tcp.write(frame.subarray(20_000, 200_000));
+  const { code } = await closing;
+  tcp.close();
+  assert.equal(code, CloseCode.policyViolation);
+  await assertStillChatting(users, "after a bad client_finished with a frame");
 });
