@@ -31,6 +31,7 @@ import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
 import { notSentWithout, OwnKeysPublisher } from "../../src/client/own_keys.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 import { WAIT_MS } from "../_helpers/patience.ts";
+import { until } from "../_helpers/bystanders.ts";
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 type Channel = Awaited<
@@ -431,10 +432,13 @@ Deno.test("a line refused with slow_down and waiting out its pause counts as not
     }));
     const replies = ["a", "b"].map((text) => chats.send({ kind: "say", text }));
     // Answered in order: "a" was refused by now, and waits out its pause
-    // (its refusal taken once the reactions queued with it have run: a
-    // task queued after them, no time waited).
+    // once its refusal is taken (the reactions queued with it: on a loaded
+    // machine more than one task later, so waited for, not assumed).
     await alice.request({ t: "ping" });
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await until(
+      () => chats.waiting() === 2,
+      "both lines waiting out the pause",
+    );
     // Neither has gone out: leaving would not send them (not "may or may
     // not be delivered": the server stored neither).
     assert.equal(chats.waiting(), 2);
