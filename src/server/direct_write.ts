@@ -84,23 +84,6 @@ export type Direct =
  */
 export const PIECE_BYTES = 64 * 1024;
 
-/**
- * `data` as the pieces it is written in: itself if it is at most
- * {@link PIECE_BYTES}, else pieces of that size (the last one shorter), each
- * a view of `data`. The stream a socket's writes go through when they are
- * not direct (a TLS socket's) counts a write done only once all of it is,
- * as the handle does: these pieces are written there too.
- */
-export function piecesOf<T extends Uint8Array>(data: T): T[] {
-  const length = data.byteLength;
-  if (length <= PIECE_BYTES) return [data];
-  const pieces: T[] = [];
-  for (let at = 0; at < length; at += PIECE_BYTES) {
-    pieces.push(data.subarray(at, Math.min(at + PIECE_BYTES, length)) as T);
-  }
-  return pieces;
-}
-
 /** What a {@link DirectWrites} tells its owner about writes the handle holds. */
 export interface DirectWriteEvents<T> {
   /** `bytes` of a write stay with the handle (before any of them is `written`). */
@@ -192,9 +175,7 @@ export class DirectWrites<T extends Uint8Array> {
       socket.destroyed || !socket.writable || socket.writableLength !== 0 ||
       socket.writableCorked !== 0
     ) return "declined";
-    if (data.byteLength > PIECE_BYTES) {
-      return this.#writePieces(handle, data, piecesOf(data));
-    }
+    if (data.byteLength > PIECE_BYTES) return this.#writePieces(handle, data);
     const request = this.#request;
     if (handle.writeBuffer(request, data) !== 0) return "declined";
     if (state.fields[state.lastWriteWasAsync] === 0) return "done";
@@ -204,13 +185,15 @@ export class DirectWrites<T extends Uint8Array> {
     return "pending";
   }
 
-  /** `data` in `pieces` (piecesOf), each a write of its own. */
-  #writePieces(handle: StreamHandle, data: T, pieces: T[]): Direct {
+  /** `data` in pieces of PIECE_BYTES, each a write of its own. */
+  #writePieces(handle: StreamHandle, data: T): Direct {
+    const length = data.byteLength;
     let held: Held<T> | null = null;
-    for (const [i, piece] of pieces.entries()) {
+    for (let at = 0; at < length; at += PIECE_BYTES) {
       const request = this.#request;
+      const piece = data.subarray(at, Math.min(at + PIECE_BYTES, length));
       if (handle.writeBuffer(request, piece) !== 0) {
-        if (i === 0) return "declined";
+        if (at === 0) return "declined";
         // Part of the frame is on its way and the rest cannot follow: the
         // connection is broken mid-frame. Destroyed, as the stream does
         // when a write fails (which fails the pieces held, at once).

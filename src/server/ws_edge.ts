@@ -24,7 +24,6 @@ import {
   createServer as createTcpServer,
   type Socket,
 } from "node:net";
-import { TLSSocket } from "node:tls";
 // @ts-types="@types/ws"
 import { type WebSocket, WebSocketServer } from "ws";
 import {
@@ -35,7 +34,7 @@ import {
   type WireData,
 } from "../transport/connection.ts";
 import { SendBuffers } from "./send_buffers.ts";
-import { DirectWrites, piecesOf } from "./direct_write.ts";
+import { DirectWrites } from "./direct_write.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
 import { ReadRelease } from "./ws_read_release.ts";
 import { addressGroup, isLoopback } from "./address_group.ts";
@@ -973,14 +972,6 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#onLastHandshakeMessage = onLastHandshakeMessage;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
-    if (gauge !== null && this.#socket instanceof TLSSocket) {
-      // Writes queued in the stream go to the handle one by one, each
-      // completed before the next: else they go as one writev, done only
-      // once all of it is, and a frame's pieces (sendFrame) would show no
-      // fall until the last of them is written, as a whole frame did
-      // (tests/e2e/slow_reader_stall_test.ts fails over TLS without this).
-      (this.#socket as unknown as { _writev: unknown })._writev = null;
-    }
     this.#direct = DirectWrites.available
       ? new DirectWrites(this.#socket, {
         // Counted where they wait, piece by piece (a large frame goes in
@@ -1142,7 +1133,7 @@ class WsConnection implements EdgeConnection, Pausable {
     // the next garbage collection (a file's worth would pile up meanwhile).
     // It is the whole WebSocket frame, header and payload in one buffer,
     // written to the socket in one call (see binaryFrame).
-    this.#sendFrame(binaryFrame(data));
+    this.#sendFrame(binaryFrame(data), data.byteLength);
   }
 
   /** The payload of a frame from the pool (see Connection.messageBuffer). */
@@ -1159,7 +1150,7 @@ class WsConnection implements EdgeConnection, Pausable {
       head + length,
     );
     if (this.#ws.readyState !== OPEN) return sendBuffers.written(frame);
-    this.#sendFrame(frame);
+    this.#sendFrame(frame, length);
   }
 
   /**
@@ -1167,7 +1158,7 @@ class WsConnection implements EdgeConnection, Pausable {
    * socket's handle when nothing is queued before it (direct_write.ts), else
    * through the socket's stream.
    */
-  #sendFrame(frame: Uint8Array<ArrayBuffer>): void {
+  #sendFrame(frame: Uint8Array<ArrayBuffer>, bytes: number): void {
     const direct = this.#direct?.write(frame);
     if (direct === "done") return sendBuffers.written(frame);
     // Counted as it waits (the `held` the direct writes tell), as written
@@ -1179,22 +1170,12 @@ class WsConnection implements EdgeConnection, Pausable {
       socket.write(frame, () => sendBuffers.written(frame));
       return;
     }
-    // In pieces, each counted as it is written, as the direct writes are:
-    // the stream (a TLS socket's: direct writes decline it) says a write is
-    // done only once all of it is, and a frame of hundreds of KiB to a slow
-    // reader would show no fall for a stall period and more (queue_stall.ts).
-    // Its header is counted with its first piece, as there.
-    const pieces = piecesOf(frame);
-    let left = pieces.length;
-    for (const piece of pieces) {
-      const pieceBytes = piece.byteLength;
-      this.#unwritten += pieceBytes;
-      gauge.add(pieceBytes);
-      socket.write(piece, () => {
-        this.#written(pieceBytes);
-        if (--left === 0) sendBuffers.written(frame);
-      });
-    }
+    this.#unwritten += bytes;
+    gauge.add(bytes);
+    socket.write(frame, () => {
+      sendBuffers.written(frame);
+      this.#written(bytes);
+    });
   }
 
   /**
