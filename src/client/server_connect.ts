@@ -31,6 +31,7 @@ import {
   TlsHandshakeError,
 } from "../transport/tcp_websocket.ts";
 import { WebSocketUpgradeError } from "../transport/websocket_upgrade.ts";
+import { type RefusedUpgrade, upgradeRefusal } from "./upgrade_refusal.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
@@ -377,38 +378,14 @@ export function explainConnectError(error: unknown, url: string): string {
   // Already explained, address by address.
   if (error instanceof NoServerError) return sanitizeForTerminal(error.message);
   if (error instanceof ServerTrustError) return error.message;
-  if (error instanceof WebSocketUpgradeError && error.status === 503) {
-    return sanitizeForTerminal(refusedUpgrade(error, url));
+  if (refusedWithStatus(error)) {
+    return sanitizeForTerminal(upgradeRefusal(error, url));
   }
   if (error instanceof TlsHandshakeError) {
     return sanitizeForTerminal(tlsFailure(error, url));
   }
   // A failed handshake's message may quote what the server sent.
   return sanitizeForTerminal(describeConnectError(error, url));
-}
-
-/**
- * A 503 (docs/PROTOCOL.md 1.1): the server's own reason when it gave one,
- * and how long it asked to wait; the reconnecting client waits that long
- * anyway (1 to 10 s).
- */
-function refusedUpgrade(error: WebSocketUpgradeError, url: string): string {
-  if (error.reason === null) return serverFull(url);
-  const wait = error.retryAfter === null
-    ? ""
-    : ` (the server asks to wait ${error.retryAfter} s)`;
-  const advice = /try again/i.test(error.reason)
-    ? ""
-    : /your address/i.test(error.reason)
-    ? ": close some of your other chat connections, or ask whoever runs the server to raise --max-per-address"
-    : /full/i.test(error.reason)
-    ? ": try again later"
-    : "";
-  return `The server at ${url} refused the connection: ${error.reason}${advice}${wait}`;
-}
-
-function serverFull(url: string): string {
-  return `The server at ${url} refused the connection: it is full, or too many connections came from your address (at once or in the last seconds). Try again in a few seconds`;
 }
 
 /**
@@ -426,19 +403,18 @@ function tlsFailure(error: TlsHandshakeError, url: string): string {
 }
 
 /**
- * Nothing serving chat at the address: nothing listens on the port (Deno's
- * ConnectionRefused, whatever words the platform gives it), or an HTTP
- * server there answered the upgrade with another status than 101 (and 503,
- * said apart by explainConnectError).
+ * An HTTP answer to the upgrade with another status than 101 (a 101
+ * without the upgrade's fields is a broken answer, said as such).
  */
-function nothingServesChat(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionRefused ||
-    (error instanceof WebSocketUpgradeError && error.status !== null &&
-      error.status !== 101);
+function refusedWithStatus(error: unknown): error is RefusedUpgrade {
+  return error instanceof WebSocketUpgradeError && error.status !== null &&
+    error.status !== 101;
 }
 
 function describeConnectError(error: unknown, url: string): string {
-  if (nothingServesChat(error)) {
+  // Nothing listens on the port: Deno's ConnectionRefused, whatever words
+  // the platform gives it.
+  if (error instanceof Deno.errors.ConnectionRefused) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }
   const reason = messageOf(error);

@@ -25,18 +25,26 @@ export class WebSocketUpgradeError extends Error {
   readonly reason: string | null;
   /** The seconds its `Retry-After` asked to wait (0-3600), or null. */
   readonly retryAfter: number | null;
+  /**
+   * The first line of what followed a refusal's header, at most
+   * QUOTED_CHARS, as the server sent it (not sanitised: the caller does,
+   * for a terminal), or "" when it sent none.
+   */
+  readonly said: string;
 
   constructor(
     message: string,
     status: number | null = null,
     reason: string | null = null,
     retryAfter: number | null = null,
+    said = "",
   ) {
     super(message);
     this.name = "WebSocketUpgradeError";
     this.status = status;
     this.reason = reason;
     this.retryAfter = retryAfter;
+    this.said = said;
   }
 }
 
@@ -136,6 +144,7 @@ export async function checkUpgradeResponse(
       head.status,
       REFUSED.exec(line)?.[1] ?? null,
       retryAfterOf(head.fields.get("retry-after")),
+      said,
     );
   }
   const upgrade = head.fields.get("upgrade")?.toLowerCase();
