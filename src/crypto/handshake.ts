@@ -92,6 +92,9 @@ export const CLIENT_HELLO = "client_hello";
 export const SERVER_FINISHED = "server_finished";
 export const CLIENT_FINISHED = "client_finished";
 
+/** The frames the client sends (2 and 4 above), in the order it sends them. */
+export const CLIENT_FRAMES = [CLIENT_HELLO, CLIENT_FINISHED] as const;
+
 // ---- End of protocol constants. ----
 
 /** What the server reports for every failure after parsing, whatever the cause. */

@@ -26,6 +26,7 @@ import {
 } from "node:net";
 // @ts-types="@types/ws"
 import { type WebSocket, WebSocketServer } from "ws";
+import { CLIENT_FRAMES } from "../crypto/handshake.ts";
 import {
   CloseCode,
   type CloseInfo,
@@ -706,7 +707,7 @@ function count(counts: Map<string, number>, key: string, delta: number): void {
  * that a `ws` that renames them fails loudly rather than leaving every
  * connection at the handshake's limits.
  */
-function setReceiverLimits(
+export function setReceiverLimits(
   ws: WebSocket,
   bytes: number,
   reads: number,
@@ -846,10 +847,10 @@ const CLOSING = 2;
  */
 const INBOX_PAUSE_BYTES = 1024 * 1024;
 /**
- * Text messages a client sends in its handshake: `client_hello` and
- * `client_finished`, the last (PROTOCOL 2.6).
+ * Text messages a client sends in its handshake, `client_finished` the last
+ * (PROTOCOL 2.6): the session's larger frame limits apply from the one after.
  */
-const CLIENT_HANDSHAKE_MESSAGES = 2;
+const CLIENT_HANDSHAKE_MESSAGES = CLIENT_FRAMES.length;
 const decoder = new TextDecoder();
 
 /**
