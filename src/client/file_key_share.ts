@@ -619,6 +619,30 @@ export function pendingKeyNotice(to: string, name: string): string {
   } seconds: it is still pending, and the file is offered when the answer comes`;
 }
 
+/**
+ * A line for the sender about an offer's key: a warning (someone cannot
+ * open the file, or the host can read it), or a notice (whom a group
+ * file's key went to). Typed, so that no one tells them apart by words.
+ */
+export interface KeyLine {
+  readonly kind: "warning" | "notice";
+  readonly text: string;
+}
+
+/**
+ * The lines to say about an offer's key: whom it went to first, then the
+ * warnings.
+ */
+export function keyLinesOf(
+  given: string | undefined,
+  warnings: readonly string[],
+): KeyLine[] {
+  return [
+    ...(given === undefined ? [] : [{ kind: "notice" as const, text: given }]),
+    ...warnings.map((text) => ({ kind: "warning" as const, text })),
+  ];
+}
+
 /** How an offer's key reaches its recipients. */
 export type SharedKey =
   | {
@@ -628,10 +652,7 @@ export type SharedKey =
      * someone needs them in the clear (else HIDDEN_FILE_NAME).
      */
     fields: { key_id: string; key?: string; name: string };
-    /**
-     * Lines for the sender once the offer is out (warnings start with
-     * "WARNING: ").
-     */
+    /** Warnings for the sender once the offer is out (keyLinesOf). */
     lines: string[];
     /**
      * A group file: whom its key and name went to end to end. Said however

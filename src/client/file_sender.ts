@@ -37,7 +37,12 @@ import { fileKeyForOffer } from "./file_key.ts";
 import { offerWithPatience } from "./offer_with_patience.ts";
 import { TAKEN_BACK } from "./offer_withdrawal.ts";
 import { SentFiles, type SentFileSteps } from "./sent_file_steps.ts";
-import { type SharedKey, withRealName } from "./file_key_share.ts";
+import {
+  type KeyLine,
+  keyLinesOf,
+  type SharedKey,
+  withRealName,
+} from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
 import {
   formatBytes,
@@ -304,7 +309,7 @@ export class FileSender {
     onOffered: (name: string, size: number) => void = () => {},
     onAnswered: (declined: Declined[], more: number) => void = () => {},
     onResumed: (offset: number, size: number) => void = () => {},
-    onKeyLines: (lines: string[]) => void = () => {},
+    onKeyLines: (lines: KeyLine[]) => void = () => {},
     onAsked?: () => void,
     fileNumber?: number,
     whole?: string,
@@ -356,7 +361,7 @@ export class FileSender {
     onOffered: (name: string, size: number) => void,
     onAnswered: (declined: Declined[], more: number) => void,
     onResumed: (offset: number, size: number) => void,
-    onKeyLines: (lines: string[]) => void,
+    onKeyLines: (lines: KeyLine[]) => void,
     onAsked: (() => void) | undefined,
     fileNumber: number | undefined,
     steps: SentFileSteps | null,
@@ -415,13 +420,13 @@ export class FileSender {
       // is said once the offer is out, not before the server refuses it
       // outright (`/file ghost ...`, a name nobody has).
       const sayKeyLines = () => {
-        const lines = given === undefined ? keyLines : [given, ...keyLines];
+        const lines = keyLinesOf(given, keyLines);
         if (lines.length > 0) onKeyLines(lines);
         keyLines = [];
         given = undefined;
       };
       const sayGiven = () => {
-        if (given !== undefined) onKeyLines([given]);
+        if (given !== undefined) onKeyLines(keyLinesOf(given, []));
         given = undefined;
       };
       // The name goes in the clear only where the key does (keyFields).

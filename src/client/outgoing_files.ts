@@ -673,10 +673,11 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         });
       },
       (lines) => {
-        for (const text of lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("WARNING: ")) {
-            say({ type: "error", re: null, code: "e2e", text });
-          } else say({ type: "notice", text });
+        for (const { kind, text } of lines) {
+          const safe = sanitizeForTerminal(text);
+          if (kind === "warning") {
+            say({ type: "error", re: null, code: "e2e", text: safe });
+          } else say({ type: "notice", text: safe });
         }
       },
       again ? reached : undefined,

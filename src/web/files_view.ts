@@ -878,9 +878,9 @@ async function sendOnce(
   let bar = null as ProgressRow | null;
   const outcome = await files.send(target, file, {
     keyLines: (lines) => {
-      for (const text of lines) {
+      for (const { kind, text } of lines) {
         say(
-          text.startsWith("WARNING: ")
+          kind === "warning"
             ? { type: "error", re: null, code: "e2e", text }
             : { type: "notice", text },
         );

@@ -20,9 +20,10 @@ import {
   type ChatClient,
   type Incoming,
 } from "../client/chat_client.ts";
-import { fileKeyOfOffer } from "../client/file_key.ts";
-import { fileKeyForOffer } from "../client/file_key.ts";
+import { fileKeyForOffer, fileKeyOfOffer } from "../client/file_key.ts";
 import {
+  type KeyLine,
+  keyLinesOf,
   type ReceivedKey,
   type SharedKey,
   withRealName,
@@ -127,8 +128,8 @@ export const KEYS_IN_OFFERS: FileKeys = {
 };
 
 export interface SendCallbacks {
-  /** Lines about the file's key (warnings start with "WARNING: "). */
-  keyLines?(lines: string[]): void;
+  /** Lines about the file's key. */
+  keyLines?(lines: KeyLine[]): void;
   /** The offer reached its recipients: they are being asked. */
   offered(): void;
   /** Everyone answered; `declined` did not take it. */
@@ -607,9 +608,7 @@ export class WebFiles {
       signer = shared.signer;
       // Said at once: whom the key and name went to holds whatever
       // becomes of the offer.
-      const lines = shared.given === undefined
-        ? shared.lines
-        : [shared.given, ...shared.lines];
+      const lines = keyLinesOf(shared.given, shared.lines);
       if (lines.length > 0) callbacks.keyLines?.(lines);
     }
     // Said once the offer reached its recipients (or they answered), not

@@ -11,6 +11,7 @@ import {
   HIDDEN_FILE_NAME,
   KEY_WAIT_IN_TURN_MS,
   keyIdOfLabel,
+  keyLinesOf,
   keyWaitLeft,
   MAX_SECRET_FILE_NAME_BYTES,
   maxSecretFileNameBytes,
@@ -673,4 +674,19 @@ Deno.test("FileKeyInbox remembers the missed keys of 256 senders at most, forget
     came,
   );
   assert.ok(performance.now() - start < KEY_WAIT_IN_TURN_MS / 2);
+});
+
+Deno.test("keyLinesOf says whom the key went to as a notice, first, and each warning as a warning, by kind not by words", () => {
+  assert.deepEqual(
+    keyLinesOf("The key of a.txt went end to end to alice", [
+      "WARNING: bob will not be able to open a.txt",
+      "mallory will not be able to open a.txt",
+    ]),
+    [
+      { kind: "notice", text: "The key of a.txt went end to end to alice" },
+      { kind: "warning", text: "WARNING: bob will not be able to open a.txt" },
+      { kind: "warning", text: "mallory will not be able to open a.txt" },
+    ],
+  );
+  assert.deepEqual(keyLinesOf(undefined, []), []);
 });

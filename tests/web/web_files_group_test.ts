@@ -10,6 +10,7 @@ import {
   encodeFileSecret,
   FileKeyInbox,
   fileSecretLabel,
+  type KeyLine,
   newFileKeyId,
   receiveFileKey,
   shareFileKey,
@@ -235,7 +236,7 @@ Deno.test("WebFiles says whom a group file's key and name went to, the server's 
   });
   assert.equal((await client.register("sophia")).t, "welcome");
   try {
-    const lines: string[] = [];
+    const lines: KeyLine[] = [];
     const outcome = await files.send(
       { group: "crew" },
       new File(["the plan"], "plan.txt"),
@@ -248,9 +249,11 @@ Deno.test("WebFiles says whom a group file's key and name went to, the server's 
     );
     assert.equal(outcome.kind, "refused");
     assert.deepEqual(secretsTo, ["alice", "mallory"]);
-    assert.deepEqual(lines, [
-      "The key of plan.txt went end to end to alice and mallory, the members of crew online the server lists",
-    ]);
+    assert.deepEqual(lines, [{
+      kind: "notice",
+      text:
+        "The key of plan.txt went end to end to alice and mallory, the members of crew online the server lists",
+    }]);
   } finally {
     await client.quit();
     await server[Symbol.asyncDispose]();
