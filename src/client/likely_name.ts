@@ -5,8 +5,8 @@
  * typed is online (`/msg jojp hi`), or that no group of that name exists
  * (`/join hahq`): the server's words kept as they are (the seed's), the
  * name likely meant added when exactly one name known is a slip away from
- * it (`/file jojp notes.txt` too). Worked out here, from the names this client already follows, so the
- * server does no search for anyone's typo.
+ * it (`/file jojp notes.txt` too). Worked out here, from the names this
+ * client already follows, so the server does no search for anyone's typo.
  *
  * @module
  */

@@ -159,6 +159,13 @@ const REPLY_GRACE_MS = 5000;
 /** How long quitting waits for a key publish still under way. */
 const KEYS_GRACE_MS = 5000;
 
+/**
+ * How often a connection the server closed while the name was asked (its
+ * minute to name someone, registerTimeoutMs) is made again for the name
+ * typed: a person slow more than this many times is told it ended.
+ */
+const MAX_RECONNECTS_FOR_NAME = 3;
+
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
   const style: Style = {
@@ -223,17 +230,25 @@ export async function runSession(options: SessionOptions): Promise<number> {
     },
     discardTypedAhead: () => terminal.discardTypedAhead(),
   };
-  let connecting = connectFirstPatiently(
-    urls,
-    node,
-    options.trust,
-    asker,
-    (text) => emit({ type: "notice", text }),
-  );
-  let failed = connecting.then(
-    () => null,
-    (error) => explainConnectError(error, urls[0]!),
-  );
+  /**
+   * Starts a connection: it, and what to say if it fails (null once it
+   * succeeded), known while the name is still being asked.
+   */
+  const startConnecting = () => {
+    const connection = connectFirstPatiently(
+      urls,
+      node,
+      options.trust,
+      asker,
+      (text) => emit({ type: "notice", text }),
+    );
+    const failure = connection.then(
+      () => null,
+      (error) => explainConnectError(error, urls[0]!),
+    );
+    return { connection, failure };
+  };
+  let { connection: connecting, failure: connectFailure } = startConnecting();
   // Ctrl-D, or a second Ctrl-C, while the first connection is still being
   // tried (its waits between tries last up to 10 s) leaves at once: the
   // session is not left waiting for the tries to end. Replaced by the
@@ -244,7 +259,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     return false;
   });
   const connectedOrLeft = () =>
-    Promise.race([failed, leftWhileConnecting.promise]);
+    Promise.race([connectFailure, leftWhileConnecting.promise]);
   if (node.key === null && asksFirst(urls[0]!, options.trust)) {
     // The key's fingerprint is shown and asked about before the name is;
     // the tries before it can be left as the ones after the name.
@@ -268,7 +283,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     if (name === null) {
       const answer = await Promise.race([
         terminal.question("Enter your username: "),
-        failed.then((
+        connectFailure.then((
           reason,
         ) => (reason === null ? new Promise<never>(() => {}) : { reason })),
       ]);
@@ -285,7 +300,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
         // A script's input ended before a name: say why nothing happened
         // (the connection's own failure, if it failed), not exit silently.
         if (!terminal.interactive) {
-          const reason = await failed;
+          const reason = await connectFailure;
           if (reason !== null) connectionError(reason);
           else {
             emit({ type: "error", re: null, code: "usage", text: NO_NAME });
@@ -335,7 +350,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     const reply = await client.register(name, options.identity, ledger);
     if (
       wasUnanswered(reply) && options.user === null && terminal.interactive &&
-      reconnectsForName < 3
+      reconnectsForName < MAX_RECONNECTS_FOR_NAME
     ) {
       // The server closes a connection that names no one within a minute
       // (registerTimeoutMs): a person slow at `Enter your username:`, or
@@ -348,17 +363,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
         text:
           "The server closed the connection while the name was asked; connecting again",
       });
-      connecting = connectFirstPatiently(
-        urls,
-        node,
-        options.trust,
-        asker,
-        (text) => emit({ type: "notice", text }),
-      );
-      failed = connecting.then(
-        () => null,
-        (error) => explainConnectError(error, urls[0]!),
-      );
+      ({ connection: connecting, failure: connectFailure } = startConnecting());
       client = null;
       continue;
     }

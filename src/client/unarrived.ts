@@ -36,7 +36,8 @@ export interface GapSource {
 
 interface Gap extends GapSource {
   missing: Set<string>;
-  said: boolean;
+  /** Whether its line was shown: a message of it that comes is late. */
+  saidMissing: boolean;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -67,7 +68,7 @@ export class UnarrivedMessages {
       from: source.from,
       group: source.group,
       missing: new Set(fresh),
-      said: false,
+      saidMissing: false,
       timer: null,
     };
     for (const id of fresh) this.#byId.set(id, gap);
@@ -91,7 +92,7 @@ export class UnarrivedMessages {
     const gap = this.#byId.get(id);
     if (gap === undefined) return false;
     this.#forget(id);
-    return gap.said;
+    return gap.saidMissing;
   }
 
   /** No more lines: the session ends. */
@@ -116,7 +117,7 @@ export class UnarrivedMessages {
   #due(gap: Gap): void {
     gap.timer = null;
     if (gap.missing.size === 0) return;
-    gap.said = true;
+    gap.saidMissing = true;
     const source = { from: gap.from, group: gap.group };
     this.#o.say(
       source,
