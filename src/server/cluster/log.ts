@@ -15,6 +15,8 @@ import {
 } from "./log_record.ts";
 import {
   DeliverPolicy,
+  isJetStreamUnavailable,
+  isStreamNotFound,
   jetstream,
   type JetStreamClient,
   type JetStreamManager,
@@ -232,7 +234,7 @@ export class ClusterLog {
           if (refused && late) throw new NotStoredError(messageOf(error));
         } else if (refused) {
           throw new NotStoredError(messageOf(error));
-        } else if (!isUnavailable(error)) {
+        } else if (!isJetStreamUnavailable(error)) {
           // Not answered: it may have been stored, and sending it again
           // could store it twice.
           throw error;
@@ -476,25 +478,12 @@ function inUnits(
   return `${count} ${name}${plural ? "s" : ""}`;
 }
 
-function isStreamNotFound(error: unknown): boolean {
-  return error instanceof Error &&
-    (error.name === "StreamNotFoundError" ||
-      /stream not found/i.test(error.message));
-}
-
 function unavailable(error: unknown): Error {
   return new Error(
     `Cannot open the NATS stream ${LOG_STREAM}: ${
       messageOf(error)
     }. Is JetStream on (nats-server -js)?`,
   );
-}
-
-/** JetStream did not answer at all: nothing was stored. */
-function isUnavailable(error: unknown): boolean {
-  return error instanceof Error &&
-    (error.name === "JetStreamNotEnabled" ||
-      /no responders|not enabled/i.test(error.message));
 }
 
 function messageOf(error: unknown): string {

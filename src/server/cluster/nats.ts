@@ -5,7 +5,11 @@
  * loaded with `chat serve --cluster`.
  */
 
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  connect,
+  type NatsConnection,
+  RequestError,
+} from "@nats-io/transport-node";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { natsServers } from "../nats_urls.ts";
@@ -34,6 +38,25 @@ export function isWrongLastSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError &&
     (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
       error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/** JetStream has no stream of that name: by its API error's code. */
+export function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError &&
+    error.code === JetStreamApiCodes.StreamNotFound;
+}
+
+/**
+ * JetStream did not answer at all: not enabled on the server (the client's
+ * JetStreamNotEnabled, a class its package does not export, so told by its
+ * name; or the API's code for an account without it), or nothing
+ * listening on the subject (a RequestError with no responders).
+ */
+export function isJetStreamUnavailable(error: unknown): boolean {
+  return (error instanceof Error && error.name === "JetStreamNotEnabled") ||
+    (error instanceof JetStreamApiError &&
+      error.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) ||
+    (error instanceof RequestError && error.isNoResponders());
 }
 export { KvWatchInclude };
 export type { KvWatchEntry } from "@nats-io/kv";
