@@ -254,7 +254,7 @@ export class IncomingFile {
     } catch (error) {
       throw new SaveError(
         `Cannot lock a file in '${paths.dir}': ${
-          describeIoError(error, paths.dir)
+          describeFolderError(error, paths.dir)
         }`,
         { cause: error },
       );
@@ -324,7 +324,7 @@ export class IncomingFile {
       } catch (error) {
         throw new SaveError(
           `Cannot create a file in '${paths.dir}': ${
-            describeIoError(error, paths.dir)
+            describeFolderError(error, paths.dir)
           }`,
           { cause: error },
         );
@@ -358,7 +358,9 @@ export class IncomingFile {
     } catch (error) {
       file.close();
       throw new SaveError(
-        `Cannot write in '${paths.dir}': ${describeIoError(error, paths.dir)}`,
+        `Cannot write in '${paths.dir}': ${
+          describeFolderError(error, paths.dir)
+        }`,
         { cause: error },
       );
     }
@@ -371,7 +373,7 @@ export class IncomingFile {
     } catch (error) {
       file.close();
       throw new SaveError(
-        `Cannot resume '${name}': ${describeIoError(error, paths.dir)}`,
+        `Cannot resume '${name}': ${describeFolderError(error, paths.dir)}`,
         { cause: error },
       );
     }
@@ -559,7 +561,7 @@ export class IncomingFile {
       // An abort() while this write was under way closed the file.
       this.#assertOpen();
       const failure = new SaveError(
-        `Cannot save '${this.#name}': ${describeIoError(error, this.#dir)}`,
+        `Cannot save '${this.#name}': ${describeFolderError(error, this.#dir)}`,
         { cause: error },
       );
       await this.abort(failure.message);
@@ -701,7 +703,7 @@ export class IncomingFile {
 
   #moveError(error: unknown): SaveError {
     return new SaveError(
-      `Cannot save '${this.#name}': ${describeIoError(error, this.#dir)}`,
+      `Cannot save '${this.#name}': ${describeFolderError(error, this.#dir)}`,
       { cause: error },
     );
   }
@@ -898,7 +900,7 @@ async function ensureDirectory(dir: string, own: boolean): Promise<void> {
 
 function folderError(dir: string, error: unknown): SaveError {
   return new SaveError(
-    `Cannot use downloads folder '${dir}': ${describeIoError(error, dir)}`,
+    `Cannot use downloads folder '${dir}': ${describeFolderError(error, dir)}`,
     { cause: error },
   );
 }
@@ -969,7 +971,7 @@ async function createPart(
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) continue;
       throw new SaveError(
-        `Cannot create a file in '${dir}': ${describeIoError(error, dir)}`,
+        `Cannot create a file in '${dir}': ${describeFolderError(error, dir)}`,
         { cause: error },
       );
     }
@@ -993,8 +995,12 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** A reason the user can act on, for an error from a file operation. */
-function describeIoError(error: unknown, dir: string): string {
+/**
+ * A reason the user can act on, for an error from a file operation in the
+ * downloads folder `dir`: named apart from fs/io_errors.ts describeIoError,
+ * which speaks of one file the user named, not of a folder.
+ */
+function describeFolderError(error: unknown, dir: string): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "ENOSPC") {
     return `the disk is full, free some space in '${dir}' and try again`;
