@@ -48,6 +48,12 @@ import {
 } from "./e2e_keys.ts";
 import type { E2eGroup } from "./group_sessions.ts";
 import {
+  type E2eLine,
+  errorLine,
+  noticeLine,
+  warningLine,
+} from "./e2e_lines.ts";
+import {
   archive,
   archiveKey,
   type E2ePrivate,
@@ -215,8 +221,8 @@ export interface E2eSessionsOptions {
   identities: IdentityBook;
   state: E2eState;
   saveState: (state: E2eState) => Promise<void>;
-  /** Lines to show the user at once (warnings; errors start with "ERROR: "). */
-  notify: (lines: string[]) => void;
+  /** Lines to show the user at once. */
+  notify: (lines: E2eLine[]) => void;
   /**
    * Whether the user /ignored `name`: what their messages cause (one that
    * does not open, their notice that one of ours did not) is not said, and
@@ -416,7 +422,9 @@ export class E2eSessions {
         const answer = client.msg(to, payload.text, cid).then((reply) => {
           if (reply.t !== "error") {
             this.#o.notify([
-              `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
+              noticeLine(
+                `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
+              ),
             ]);
           }
           return reply;
@@ -534,11 +542,13 @@ export class E2eSessions {
     const check = await identities.check(server, name, fingerprint);
     if (check.kind === "first") {
       const lines = [
-        ...(check.notices ?? []),
-        ...(lookalike === null ? [] : [lookalikeWarning(name, lookalike)]),
+        ...(check.notices ?? []).map(noticeLine),
+        ...(lookalike === null
+          ? []
+          : [warningLine(lookalikeWarning(name, lookalike))]),
       ];
-      const fresh = lines.filter((line) => !this.#noticed.has(line));
-      for (const line of fresh) this.#noticed.add(line);
+      const fresh = lines.filter((line) => !this.#noticed.has(line.text));
+      for (const line of fresh) this.#noticed.add(line.text);
       if (fresh.length > 0) this.#o.notify(fresh);
     }
     return check;
@@ -683,10 +693,18 @@ export class E2eSessions {
     this.#o.state.changes.set(key, change);
     const forgotten = forgetOldestChanges(this.#o.state);
     await this.#o.saveState(this.#o.state);
+    const [headline, ...details] = identityChangeWarning(
+      name,
+      previous,
+      fingerprint,
+    );
     this.#o.notify([
-      ...identityChangeWarning(name, previous, fingerprint),
-      `Check with ${name} (/verify ${name} shows your safety number with the new key), then accept it with /trust ${name}`,
-      ...forgotten.map(forgottenLine),
+      warningLine(headline!),
+      ...[
+        ...details,
+        `Check with ${name} (/verify ${name} shows your safety number with the new key), then accept it with /trust ${name}`,
+        ...forgotten.map(forgottenLine),
+      ].map(noticeLine),
     ]);
     return change;
   }
@@ -1127,11 +1145,13 @@ export class E2eSessions {
       // be saved, the connection ended): the reader, who read that they
       // are, is told what to do instead.
       this.#o.notify([
-        `ERROR: ${from} could not be told that their message of ${
-          clockTime(ts)
-        } could not be opened: ${
-          asClause(describe(error))
-        }; /msg ${from} to start a new one, and ask them to send it again`,
+        errorLine(
+          `ERROR: ${from} could not be told that their message of ${
+            clockTime(ts)
+          } could not be opened: ${
+            asClause(describe(error))
+          }; /msg ${from} to start a new one, and ask them to send it again`,
+        ),
       ]);
     });
     return true;

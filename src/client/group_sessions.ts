@@ -50,6 +50,12 @@ import {
   stillPending,
 } from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
+import {
+  type E2eLine,
+  errorLine,
+  noticeLine,
+  warningLine,
+} from "./e2e_lines.ts";
 import { keepAtMost } from "./kept_keys.ts";
 import {
   keylessLeftOutLine,
@@ -197,8 +203,8 @@ export interface GroupSessionsOptions {
    * (E2eSessions' IdentityBook `known`).
    */
   knownKey: (server: string, name: string) => string | null;
-  /** Lines to show at once (warnings start with "WARNING: "). */
-  notify: (lines: string[]) => void;
+  /** Lines to show at once. */
+  notify: (lines: E2eLine[]) => void;
   /**
    * Whether the user /ignored `name`: their group messages that do not open
    * and their sender keys that are not kept are refused with nothing said,
@@ -485,11 +491,11 @@ export class GroupSessions {
         members,
         entry.more === undefined,
       );
-      if (departed.length > 0) this.#o.notify(departed);
+      if (departed.length > 0) this.#o.notify(departed.map(warningLine));
       // Before the first line to a group named like one known: the host may
       // have made it up for the user to take it for the other.
       const lookalike = this.lookalikeWarning(server, entry.group);
-      if (lookalike !== null) this.#o.notify([lookalike]);
+      if (lookalike !== null) this.#o.notify([warningLine(lookalike)]);
       let own = this.#o.state.own.get(where);
       // Who had our chain before this message (before any rotation): the
       // others given it now are said by name, as the server alone says who
@@ -570,7 +576,9 @@ export class GroupSessions {
       }
       await this.#o.save();
       if (newlyGiven.length > 0) {
-        this.#o.notify([givenToLine(entry.group, newlyGiven, hadIt.size > 0)]);
+        this.#o.notify([
+          noticeLine(givenToLine(entry.group, newlyGiven, hadIt.size > 0)),
+        ]);
       }
       if (client.isOver) {
         // The connection ended on the way: a request on it now gets the
@@ -582,9 +590,11 @@ export class GroupSessions {
         // No other member has keys (old clients only): the group is written
         // to in the clear, as before, and said so at every line.
         this.#o.notify([
-          `WARNING: ${keyless.join(", ")} ha${
-            keyless.length === 1 ? "s" : "ve"
-          } not published end-to-end keys: this message to ${entry.group} is not end-to-end encrypted, and the host of the server can read it`,
+          warningLine(
+            `WARNING: ${keyless.join(", ")} ha${
+              keyless.length === 1 ? "s" : "ve"
+            } not published end-to-end keys: this message to ${entry.group} is not end-to-end encrypted, and the host of the server can read it`,
+          ),
         ]);
         const answer = client.gsay(group, text, cid);
         return await answerWithin(answer) ?? stillPending(entry.group, answer);
@@ -605,7 +615,7 @@ export class GroupSessions {
           `WARNING: The server listed only some members of ${entry.group}: ${entry.more} of them cannot read your messages`,
         );
       }
-      if (warnings.length > 0) this.#o.notify(warnings);
+      if (warnings.length > 0) this.#o.notify(warnings.map(warningLine));
       // The whole list only: members left out were not given the chain
       // anyway (said above).
       const tag = entry.more === undefined && entry.tag !== undefined
@@ -735,7 +745,7 @@ export class GroupSessions {
     } catch {
       taken();
       this.#tell(from, [
-        `ERROR: ${from} sent a malformed sender key for ${group}`,
+        errorLine(`ERROR: ${from} sent a malformed sender key for ${group}`),
       ]);
       return Promise.resolve();
     }
@@ -756,7 +766,9 @@ export class GroupSessions {
       if (outsider !== null || held) taken();
       if (outsider !== null) {
         this.#tell(from, [
-          `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
+          errorLine(
+            `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
+          ),
         ]);
       } else if (!held) {
         taken();
@@ -773,9 +785,11 @@ export class GroupSessions {
           // The chain is held in memory: its messages open all the same
           // (each taken one must settle, or it is never acknowledged).
           this.#o.notify([
-            `ERROR: ${from}'s sender key for ${group} could not be saved: ${
-              error instanceof Error ? error.message : String(error)
-            }`,
+            errorLine(
+              `ERROR: ${from}'s sender key for ${group} could not be saved: ${
+                error instanceof Error ? error.message : String(error)
+              }`,
+            ),
           ]);
         }
       }
@@ -1196,7 +1210,7 @@ export class GroupSessions {
   }
 
   /** Says `lines` caused by what `from` sent, unless they are ignored. */
-  #tell(from: string, lines: string[]): void {
+  #tell(from: string, lines: E2eLine[]): void {
     if (!this.#o.ignored?.(from)) this.#o.notify(lines);
   }
 

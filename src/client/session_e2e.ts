@@ -43,7 +43,8 @@ import {
   type HistoryCount,
 } from "./history_count.ts";
 import { type InTurn, laneOf } from "./in_turn.ts";
-import { e2eNotifyEvent, type SessionEvent } from "./session_events.ts";
+import { e2eLineEvent, type SessionEvent } from "./session_events.ts";
+import type { E2eLine } from "./e2e_lines.ts";
 
 /**
  * The keyring to publish and where new keys are saved first; the sessions,
@@ -121,9 +122,9 @@ export function sessionE2e(options: SessionE2eOptions) {
   const warnOrHold = (line: string, count: HistoryCount | undefined) =>
     emitOrHold(emit, e2eErrorLine(line), count);
   // Names in these lines may come from the server: made safe here.
-  const notify = (lines: readonly string[]) => {
-    for (const text of lines.map(sanitizeForTerminal)) {
-      emit(e2eNotifyEvent(text));
+  const notify = (lines: readonly E2eLine[]) => {
+    for (const line of lines) {
+      emit(e2eLineEvent(line, sanitizeForTerminal(line.text)));
     }
   };
   // Messages a chain skipped that never came (the host may drop them):

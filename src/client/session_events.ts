@@ -15,6 +15,7 @@ import type {
   ServerMessage,
 } from "../protocol/messages.ts";
 import type { Command } from "./commands.ts";
+import type { E2eLine } from "./e2e_lines.ts";
 import type { ReconnectState } from "./reconnect_status.ts";
 import type { SentFileOutcome } from "./render.ts";
 
@@ -208,12 +209,12 @@ export function isFailure(event: SessionEvent): boolean {
 }
 
 /**
- * A line E2eSessions or GroupSessions said, as an event: their `notify`
- * gives lines only, marked by their first word, so an "e2e" error for
- * "ERROR: " and "WARNING: ", a notice otherwise.
+ * A line E2eSessions or GroupSessions said, as an event: an "e2e" error for
+ * an error or a warning, a notice otherwise. `text`: the line's, as the
+ * caller made it safe to show.
  */
-export function e2eNotifyEvent(text: string): SessionEvent {
-  return text.startsWith("ERROR: ") || text.startsWith("WARNING: ")
-    ? { type: "error", re: null, code: "e2e", text }
-    : { type: "notice", text };
+export function e2eLineEvent(line: E2eLine, text = line.text): SessionEvent {
+  return line.kind === "notice"
+    ? { type: "notice", text }
+    : { type: "error", re: null, code: "e2e", text };
 }

@@ -123,7 +123,7 @@ import {
   pendingNotice,
   pendingOf,
 } from "../client/answer_within.ts";
-import { e2eNotifyEvent, type SessionEvent } from "../client/session_events.ts";
+import { e2eLineEvent, type SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { safeMarked } from "./bidi_runs.ts";
 import { OwnKeysOnServer } from "../client/own_keys_on_server.ts";
@@ -2642,16 +2642,19 @@ async function openE2e(
     unarrived,
     ignored: (name) => isIgnored(name),
     notify: (lines) => {
-      if (lines[0]?.startsWith("WARNING: ")) {
+      if (lines[0]?.kind === "warning") {
         // A changed identity key: one loud block, and the status line.
-        log.lines(lines.map(sanitizeForTerminal), "error warning");
-        setStatus(lines[0]);
+        log.lines(
+          lines.map(({ text }) => sanitizeForTerminal(text)),
+          "error warning",
+        );
+        setStatus(lines[0].text);
         drawLists();
         return;
       }
-      for (const text of lines) {
+      for (const { kind, text } of lines) {
         emit(
-          text.startsWith("ERROR: ")
+          kind === "error"
             ? { type: "error", re: null, code: "e2e", text }
             : { type: "notice", text },
         );
@@ -2668,7 +2671,7 @@ async function openE2e(
     knownKey: (server, name) => kept.identities.known(server, name) ?? null,
     ignored: (name) => isIgnored(name),
     notify: (lines) => {
-      for (const text of lines) emit(e2eNotifyEvent(text));
+      for (const line of lines) emit(e2eLineEvent(line));
     },
     late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
     // As the terminal's: the wait for a sender key starts once the

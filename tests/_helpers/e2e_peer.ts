@@ -91,7 +91,7 @@ export async function e2ePeer(
         saved = encodeE2eState(current);
         return Promise.resolve();
       },
-      notify: (lines) => notes.push(...lines),
+      notify: (lines) => notes.push(...lines.map(({ text }) => text)),
       ...(ignored === undefined ? {} : { ignored }),
     });
   const peer: E2ePeer = {

@@ -80,7 +80,7 @@ export async function member(
       return reply;
     },
     knownKey: (server, n) => identities.known(server, n),
-    notify: (lines) => m.notes.push(...lines),
+    notify: (lines) => m.notes.push(...lines.map(({ text }) => text)),
     late: (opened) => m.opened.push(opened),
     waitMs,
   });

@@ -88,7 +88,7 @@ async function peer(
         saved = encodeE2eState(current);
         return Promise.resolve();
       },
-      notify: (lines) => notes.push(...lines),
+      notify: (lines) => notes.push(...lines.map(({ text }) => text)),
     });
   const p: Peer = {
     client,
@@ -1078,7 +1078,7 @@ Deno.test("E2eSessions keeps its session with a peer when the list of identity k
       identities: broken,
       state: alice.state,
       saveState: () => Promise.resolve(),
-      notify: (lines) => alice.notes.push(...lines),
+      notify: (lines) => alice.notes.push(...lines.map(({ text }) => text)),
     });
     const refused = await e2e.sendText(alice.client, "bob", "second", cid());
     assert.equal(refused.t, "error");

@@ -409,7 +409,7 @@ Deno.test("GroupSessions with E2eSessions.holdGroup: a group message from a memb
       save: async () => {},
       sendSecret: (...args) => alice.e2e.sendSecret(...args),
       knownKey: (server, n) => alice.identities.known(server, n),
-      notify: (lines) => notes.push(...lines),
+      notify: (lines) => notes.push(...lines.map(({ text }) => text)),
       late: show,
       waitMs: 60_000,
       holdUntilTrusted: (...args) => alice.e2e.holdGroup(...args),

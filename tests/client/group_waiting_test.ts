@@ -221,7 +221,7 @@ Deno.test("a waiting message opens and settles even when saving its sender key f
       saves++ === 0
         ? Promise.reject(new Error("disk full"))
         : Promise.resolve(),
-    notify: (lines) => notes.push(...lines),
+    notify: (lines) => notes.push(...lines.map(({ text }) => text)),
     late: (o) => late.push(describe(o)),
     waitMs: 60_000,
   });
