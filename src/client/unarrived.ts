@@ -8,11 +8,14 @@
  * one for good, and everything after it still opens; this is how the
  * receiver hears of the hole.
  *
- * Each chain step that skipped keys is one gap. Said once, one line per
- * gap, when any of its messages are still missing {@link UNARRIVED_GRACE_MS}
- * after it was seen: the server delivers a sender's messages in order, so
- * honest reordering is rare, but a late copy (a history answer, a held
- * message released) may still come, and is then said to have come late.
+ * Each chain step that skipped keys is one gap. A gap's messages still
+ * missing {@link UNARRIVED_GRACE_MS} after it was seen are said once: the
+ * server delivers a sender's messages in order, so honest reordering is
+ * rare, but a late copy (a history answer, a held message released) may
+ * still come, and is then said to have come late. The gaps of one sender
+ * (and group) seen within {@link UNARRIVED_GRACE_MS} of the first are one
+ * window, said in one line once the last of them is due: a host dropping
+ * every other of 100 messages makes 50 gaps, and one line, not 50.
  * Never "withheld": the client cannot know why a message did not come.
  *
  * @module
@@ -34,10 +37,18 @@ export interface GapSource {
   group: string | null;
 }
 
-interface Gap extends GapSource {
+interface Gap {
   missing: Set<string>;
-  /** Whether its line was shown: a message of it that comes is late. */
-  saidMissing: boolean;
+  said: boolean;
+  window: Window;
+}
+
+/** The gaps of one source seen within the grace of its first. */
+interface Window {
+  source: GapSource;
+  /** When its first gap was seen (performance.now()). */
+  opened: number;
+  gaps: Set<Gap>;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -51,10 +62,17 @@ export interface UnarrivedOptions {
 export class UnarrivedMessages {
   readonly #o: UnarrivedOptions;
   readonly #byId = new Map<string, Gap>();
-  readonly #gaps = new Set<Gap>();
+  /** The window gaps of each source join, while it is open. */
+  readonly #open = new Map<string, Window>();
+  /** Every window not said yet (an older one of a source is still due). */
+  readonly #windows = new Set<Window>();
 
   constructor(options: UnarrivedOptions) {
     this.#o = options;
+  }
+
+  get #graceMs(): number {
+    return this.#o.graceMs ?? UNARRIVED_GRACE_MS;
   }
 
   /**
@@ -64,19 +82,13 @@ export class UnarrivedMessages {
   skipped(source: GapSource, ids: readonly string[]): void {
     const fresh = ids.filter((id) => !this.#byId.has(id));
     if (fresh.length === 0) return;
-    const gap: Gap = {
-      from: source.from,
-      group: source.group,
-      missing: new Set(fresh),
-      saidMissing: false,
-      timer: null,
-    };
+    const window = this.#windowOf(source);
+    const gap: Gap = { missing: new Set(fresh), said: false, window };
     for (const id of fresh) this.#byId.set(id, gap);
-    this.#gaps.add(gap);
-    gap.timer = setTimeout(
-      () => this.#due(gap),
-      this.#o.graceMs ?? UNARRIVED_GRACE_MS,
-    );
+    window.gaps.add(gap);
+    // Said once its last gap had its whole grace.
+    if (window.timer !== null) clearTimeout(window.timer);
+    window.timer = setTimeout(() => this.#due(window), this.#graceMs);
     // Maps iterate in insertion order: the first ids are the oldest.
     for (const old of this.#byId.keys()) {
       if (this.#byId.size <= MAX_UNARRIVED) break;
@@ -92,16 +104,34 @@ export class UnarrivedMessages {
     const gap = this.#byId.get(id);
     if (gap === undefined) return false;
     this.#forget(id);
-    return gap.saidMissing;
+    return gap.said;
   }
 
   /** No more lines: the session ends. */
   close(): void {
-    for (const gap of this.#gaps) {
-      if (gap.timer !== null) clearTimeout(gap.timer);
+    for (const window of this.#windows) {
+      if (window.timer !== null) clearTimeout(window.timer);
     }
-    this.#gaps.clear();
+    this.#windows.clear();
+    this.#open.clear();
     this.#byId.clear();
+  }
+
+  /** The open window of `source`, or a new one: one line per window. */
+  #windowOf(source: GapSource): Window {
+    const key = JSON.stringify([source.from, source.group]);
+    const now = performance.now();
+    const open = this.#open.get(key);
+    if (open !== undefined && now - open.opened < this.#graceMs) return open;
+    const window: Window = {
+      source: { from: source.from, group: source.group },
+      opened: now,
+      gaps: new Set(),
+      timer: null,
+    };
+    this.#open.set(key, window);
+    this.#windows.add(window);
+    return window;
   }
 
   #forget(id: string): void {
@@ -110,20 +140,29 @@ export class UnarrivedMessages {
     this.#byId.delete(id);
     gap.missing.delete(id);
     if (gap.missing.size > 0) return;
-    if (gap.timer !== null) clearTimeout(gap.timer);
-    this.#gaps.delete(gap);
+    const window = gap.window;
+    window.gaps.delete(gap);
+    if (window.gaps.size > 0 || gap.said) return;
+    if (window.timer !== null) clearTimeout(window.timer);
+    this.#drop(window);
   }
 
-  #due(gap: Gap): void {
-    gap.timer = null;
-    if (gap.missing.size === 0) return;
-    gap.saidMissing = true;
-    const source = { from: gap.from, group: gap.group };
-    this.#o.say(
-      source,
-      gap.missing.size,
-      unarrivedLine(source, gap.missing.size),
-    );
+  #drop(window: Window): void {
+    this.#windows.delete(window);
+    const key = JSON.stringify([window.source.from, window.source.group]);
+    if (this.#open.get(key) === window) this.#open.delete(key);
+  }
+
+  #due(window: Window): void {
+    window.timer = null;
+    this.#drop(window);
+    let count = 0;
+    for (const gap of window.gaps) {
+      gap.said = true;
+      count += gap.missing.size;
+    }
+    if (count === 0) return;
+    this.#o.say(window.source, count, unarrivedLine(window.source, count));
   }
 }
 

@@ -58,3 +58,33 @@ Deno.test("unarrivedLine and cameLateLine never say a message was withheld", () 
     assert.doesNotMatch(cameLateLine({ from: "alice", group }), /withheld/);
   }
 });
+
+Deno.test("UnarrivedMessages says the gaps of one sender seen within the grace in one line, another sender's apart", async () => {
+  const { said, done, say } = sayings(2);
+  const gaps = new UnarrivedMessages({ say, graceMs: 200 });
+  // A host that drops every other message: one gap per message that came.
+  for (let i = 0; i < 50; i++) {
+    gaps.skipped({ from: "alice", group: null }, [`a ${2 * i}`]);
+  }
+  gaps.skipped({ from: "alice", group: "team" }, ["t 1", "t 2"]);
+  assert.deepEqual(await done, [
+    "50 messages from alice have not arrived (the server may have held them back)",
+    "2 messages from alice in team have not arrived (the server may have held them back)",
+  ]);
+  // Each is still one said: it comes late.
+  assert.equal(gaps.arrived("a 98"), true);
+  // A gap seen after the window was said is a line of its own.
+  const next = Promise.withResolvers<void>();
+  const more = new UnarrivedMessages({
+    say: (_source, _count, line) => {
+      said.push(line);
+      next.resolve();
+    },
+    graceMs: 0,
+  });
+  more.skipped({ from: "alice", group: null }, ["b 1"]);
+  await next.promise;
+  assert.equal(said.at(-1), unarrivedLine({ from: "alice", group: null }, 1));
+  gaps.close();
+  more.close();
+});

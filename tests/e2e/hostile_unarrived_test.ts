@@ -125,6 +125,31 @@ Deno.test("chat connect says that a group message a hostile server held back has
   assert.doesNotMatch(bob.stdout + bob.stderr, /withheld/);
 });
 
+Deno.test("chat connect --json says in one line the many gaps a hostile server made by holding back every other message", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-held-back-burst-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  // 101 sealed, the even ones delivered: 50 gaps of one message each.
+  for (let i = 0; i <= 100; i++) {
+    const sealed = await alice.sealText(`m${i}`);
+    if (i % 2 === 0) alice.deliver(channel, sealed);
+  }
+  const unarrived = () =>
+    bob.stdout.split("\n").filter((line) => line.includes('"unarrived"'))
+      .map((line) => JSON.parse(line));
+  const counted = () =>
+    unarrived().reduce((sum, event) => sum + event.count, 0);
+  await bob.waitFor(/"text":"m100"/);
+  await bob.waitUntil(() => counted() >= 50, "50 counted not arrived");
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.deepEqual(unarrived().map((event) => event.text), [
+    "50 messages from alice have not arrived (the server may have held them back)",
+  ]);
+});
+
 const PTY = await hasPty();
 
 Deno.test({
