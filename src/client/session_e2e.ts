@@ -7,7 +7,7 @@
  * @module
  */
 
-import { UnarrivedMessages } from "./unarrived.ts";
+import { unarrivedEvents } from "./unarrived_events.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -127,22 +127,8 @@ export function sessionE2e(options: SessionE2eOptions) {
       emit(e2eLineEvent(line, sanitizeForTerminal(line.text)));
     }
   };
-  // Messages a chain skipped that never came (the host may drop them):
-  // said in their sender's turn, after what of theirs is being shown.
-  const unarrived = new UnarrivedMessages({
-    // Nothing said of what someone ignored sends, or does not.
-    say: ({ from, group }, count, line) => {
-      if (ignored(from)) return;
-      void inTurn(from, () =>
-        emit({
-          type: "unarrived",
-          from,
-          group,
-          count,
-          text: sanitizeForTerminal(line),
-        }));
-    },
-  });
+  // Messages a chain skipped that never came (the host may drop them).
+  const unarrived = unarrivedEvents({ emit, inTurn, ignored });
   // Private messages end to end (issue 17), when there are keys.
   const e2e = keys === undefined ? null : new E2eSessions({
     unarrived,

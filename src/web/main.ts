@@ -127,7 +127,7 @@ import { e2eLineEvent, type SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { safeMarked } from "./bidi_runs.ts";
 import { OwnKeysOnServer } from "../client/own_keys_on_server.ts";
-import { UnarrivedMessages } from "../client/unarrived.ts";
+import { unarrivedEvents } from "../client/unarrived_events.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   formatTransfers,
@@ -232,20 +232,7 @@ let groupSessions: GroupSessions | null = null;
  * Messages their chains skipped that never came (the host may drop them):
  * said in their sender's turn, as the terminal does (unarrived.ts).
  */
-const unarrived = new UnarrivedMessages({
-  // Nothing said of what someone ignored sends, or does not.
-  say: ({ from, group }, count, line) => {
-    if (isIgnored(from)) return;
-    void inTurn(from, () =>
-      emit({
-        type: "unarrived",
-        from,
-        group,
-        count,
-        text: sanitizeForTerminal(line),
-      }));
-  },
-});
+const unarrived = unarrivedEvents({ emit, inTurn, ignored: isIgnored });
 /** File keys that came end to end, until their offers ask for them. */
 const fileKeys = new FileKeyInbox();
 
@@ -2543,6 +2530,9 @@ function stopE2e(): void {
   } else lettingGo = release?.() ?? Promise.resolve();
   e2e = null;
   groupSessions = null;
+  // Signed out: a gap seen before is no longer said (the terminal's
+  // session closes its tracker the same way).
+  unarrived.close();
   pageE2e = null;
   e2eBusy = false;
   e2eStarted = false;
