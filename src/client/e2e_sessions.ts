@@ -26,6 +26,7 @@ import {
   openEnvelope,
   sealEnvelope,
 } from "../crypto/e2e_envelope.ts";
+import { claimedSkippedId } from "../crypto/ratchet.ts";
 import { safetyNumber } from "../crypto/safety_number.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
@@ -1080,6 +1081,9 @@ export class E2eSessions {
           : this.#taken(server, message.id),
       };
     } catch (error) {
+      // It came: a later message that skips its place does not say it has
+      // not arrived as well (its error below says it came).
+      this.#cameUnopened(key, body);
       // Someone ignored sending what does not open (garbage, say, in a
       // loop) put an ERROR line on the screen each time, and had a notice
       // sent back for it: neither, as for what they say.
@@ -1099,6 +1103,24 @@ export class E2eSessions {
         `ERROR: A private message from ${from} could not be opened, and is not shown: ${reason}${what}`,
       );
     }
+  }
+
+  /**
+   * A message of the peer `key` came and did not open: its place on their
+   * chain, as its header claims it, is not one that never came
+   * (unarrived.ts). A host that forges one to hide a message it held back
+   * still has this error said.
+   */
+  #cameUnopened(key: string, body: Uint8Array): void {
+    const unarrived = this.#o.unarrived;
+    if (unarrived === undefined) return;
+    let id: string;
+    try {
+      id = claimedSkippedId(decodeEnvelope(body).message);
+    } catch {
+      return; // Malformed: it claims no place.
+    }
+    unarrived.unopened(`${key} ${id}`);
   }
 
   /**

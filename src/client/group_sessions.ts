@@ -31,6 +31,7 @@ import {
   chainIdOf,
   decodeSenderKey,
   encodeSenderKey,
+  iterationOf,
   newSenderChain,
   openGroupMessage,
   type OwnChain,
@@ -1190,6 +1191,13 @@ export class GroupSessions {
       await this.#o.save();
       return shown(content.text);
     } catch (error) {
+      // It came: a later message that skips its iteration does not say it
+      // has not arrived as well (the error says it came). The header's
+      // word: a host that forges one still has this error said.
+      const iteration = iterationOf(body);
+      if (iteration !== null) {
+        this.#o.unarrived?.unopened(`${where} ${chainId} ${iteration}`);
+      }
       return refused(error instanceof Error ? error.message : String(error));
     }
   }

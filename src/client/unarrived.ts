@@ -66,6 +66,8 @@ export class UnarrivedMessages {
   readonly #open = new Map<string, Window>();
   /** Every window not said yet (an older one of a source is still due). */
   readonly #windows = new Set<Window>();
+  /** Positions of messages that came and did not open, not seen skipped. */
+  readonly #unopened = new Set<string>();
 
   constructor(options: UnarrivedOptions) {
     this.#o = options;
@@ -80,7 +82,10 @@ export class UnarrivedMessages {
    * unique to its chain position): one gap, said unless they come in time.
    */
   skipped(source: GapSource, ids: readonly string[]): void {
-    const fresh = ids.filter((id) => !this.#byId.has(id));
+    // One that came and did not open was said then, as an error.
+    const fresh = ids.filter((id) =>
+      !this.#byId.has(id) && !this.#unopened.delete(id)
+    );
     if (fresh.length === 0) return;
     const window = this.#windowOf(source);
     const gap: Gap = { missing: new Set(fresh), said: false, window };
@@ -107,6 +112,23 @@ export class UnarrivedMessages {
     return gap.said;
   }
 
+  /**
+   * The message `id` came but could not be opened (its header's word, said
+   * as an error where it came): not missing, whether its gap was seen before
+   * or is seen with a later message.
+   */
+  unopened(id: string): void {
+    if (this.#byId.has(id)) {
+      this.#forget(id);
+      return;
+    }
+    this.#unopened.add(id);
+    for (const old of this.#unopened) {
+      if (this.#unopened.size <= MAX_UNARRIVED) break;
+      this.#unopened.delete(old);
+    }
+  }
+
   /** No more lines: the session ends. */
   close(): void {
     for (const window of this.#windows) {
@@ -114,6 +136,7 @@ export class UnarrivedMessages {
     }
     this.#windows.clear();
     this.#open.clear();
+    this.#unopened.clear();
     this.#byId.clear();
   }
 

@@ -257,6 +257,16 @@ export function decodeHeader(bytes: Uint8Array): RatchetHeader {
   };
 }
 
+/**
+ * The skipped-key id of the position a ratchet message's header claims
+ * (not authenticated: only for telling a message that came but did not
+ * open from one that never came).
+ */
+export function claimedSkippedId(message: Uint8Array): string {
+  const header = decodeHeader(message.subarray(0, HEADER_BYTES));
+  return skippedId(header.dh, header.n);
+}
+
 async function skipMessageKeys(
   state: RatchetState,
   until: number,
@@ -292,7 +302,11 @@ async function dh(
   }
 }
 
-function skippedId(dhPublic: Uint8Array, n: number): string {
+/**
+ * The id a skipped message key is kept under: the sending chain's ratchet
+ * key and the message's number on it.
+ */
+export function skippedId(dhPublic: Uint8Array, n: number): string {
   return `${toHex(dhPublic)}:${n}`;
 }
 

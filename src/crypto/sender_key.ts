@@ -176,6 +176,19 @@ export function chainIdOf(message: Uint8Array): string | null {
   return toHex(message.subarray(1, 1 + CHAIN_ID_BYTES));
 }
 
+/**
+ * The iteration a group message's header claims (not authenticated), or
+ * null when it is malformed.
+ */
+export function iterationOf(message: Uint8Array): number | null {
+  if (chainIdOf(message) === null) return null;
+  return new DataView(
+    message.buffer,
+    message.byteOffset + 1 + CHAIN_ID_BYTES,
+    4,
+  ).getUint32(0);
+}
+
 /** Seals `plaintext` on our chain; returns the message and the chain after it. */
 export async function sealGroupMessage(
   chain: OwnChain,

@@ -88,3 +88,17 @@ Deno.test("UnarrivedMessages says the gaps of one sender seen within the grace i
   gaps.close();
   more.close();
 });
+
+Deno.test("UnarrivedMessages counts no message that came and did not open, before or after its gap is seen", async () => {
+  const { done, say } = sayings(1);
+  const gaps = new UnarrivedMessages({ say, graceMs: 0 });
+  gaps.unopened("a 1");
+  gaps.skipped({ from: "alice", group: null }, ["a 1", "a 2", "a 3"]);
+  gaps.unopened("a 3");
+  assert.deepEqual(await done, [
+    "1 message from alice has not arrived (the server may have held it back)",
+  ]);
+  // Not come late: said as not opened, not as not arrived.
+  assert.equal(gaps.arrived("a 3"), false);
+  gaps.close();
+});

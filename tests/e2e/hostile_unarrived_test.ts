@@ -18,6 +18,7 @@ import {
   encodeGroupContent,
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
+import { UNARRIVED_GRACE_MS } from "../../src/client/unarrived.ts";
 import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
 import { hasPty } from "../_helpers/process.ts";
 
@@ -148,6 +149,97 @@ Deno.test("chat connect --json says in one line the many gaps a hostile server m
   assert.deepEqual(unarrived().map((event) => event.text), [
     "50 messages from alice have not arrived (the server may have held them back)",
   ]);
+});
+
+Deno.test("chat connect --json says a message that came and could not be opened once, as such, and not also that it has not arrived", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-held-back-unopened-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  const first = await alice.sealText("first");
+  const broken = await alice.sealText("broken");
+  // Its tag changed: its header (its place on the chain) reads, it does
+  // not open.
+  broken[broken.length - 1]! ^= 1;
+  const third = await alice.sealText("third");
+  alice.deliver(channel, first);
+  alice.deliver(channel, broken);
+  alice.deliver(channel, third);
+  await bob.waitFor(/"text":"third"/);
+  // Said, it would be UNARRIVED_GRACE_MS after "third" skipped its place:
+  // waited out (an absence has no event to wait for), then one more line
+  // to know all before it is out.
+  await new Promise((resolve) =>
+    setTimeout(resolve, UNARRIVED_GRACE_MS + 1_000)
+  );
+  alice.deliver(channel, await alice.sealText("fourth"));
+  await bob.waitFor(/"text":"fourth"/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.equal(
+    bob.stdout.match(/could not be opened/g)?.length,
+    1,
+    bob.stdout,
+  );
+  assert.match(bob.stdout, /A private message from alice could not be opened/);
+  assert.doesNotMatch(bob.stdout, /not arrived|came late/);
+});
+
+Deno.test("chat connect says a group message that came and could not be opened once, as such, and not also that it has not arrived", async () => {
+  await using run = await startHostileE2e("chat-e2e-held-back-group-unopened-");
+  const { bob, channel, alice } = run;
+  let chain: OwnChain = await newSenderChain();
+  alice.deliver(
+    channel,
+    await alice.seal({
+      type: "secret",
+      from: "alice",
+      to: "bob",
+      label: SENDER_KEY_LABEL_PREFIX + "team",
+      secret: encodeSenderKey(chain),
+    }),
+  );
+  const seal = async (text: string) => {
+    const out = await sealGroupMessage(
+      chain,
+      encodeGroupContent({ from: "alice", group: "team", text }),
+    );
+    chain = out.chain;
+    return out.message;
+  };
+  const deliver = (body: Uint8Array) => {
+    const id = alice.nextId();
+    channel.send({
+      t: "e2e_group",
+      group: "team",
+      from: "alice",
+      fingerprint: alice.fingerprint,
+      ts: Date.now(),
+      id,
+      seq: id,
+    }, body);
+  };
+  const first = await seal("first");
+  const broken = await seal("broken");
+  // Its signature changed: its header reads, it does not open.
+  broken[broken.length - 1]! ^= 1;
+  deliver(first);
+  deliver(broken);
+  deliver(await seal("third"));
+  await bob.waitFor(/from alice\]: third/);
+  // Waited out, as above.
+  await new Promise((resolve) =>
+    setTimeout(resolve, UNARRIVED_GRACE_MS + 1_000)
+  );
+  deliver(await seal("fourth"));
+  await bob.waitFor(/from alice\]: fourth/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  const said = bob.stdout + bob.stderr;
+  assert.equal(said.match(/could not be opened/g)?.length, 1, said);
+  assert.match(said, /A group message from alice in team could not be opened/);
+  assert.doesNotMatch(said, /not arrived|came late/);
 });
 
 const PTY = await hasPty();
