@@ -62,9 +62,27 @@ export class SealedRetries<T> {
     // The same for a group message refused as the group's members changed
     // (group_sessions.ts): sent again once those who joined have the chain.
     if (
-      reply.t === "error" &&
-      (reply.code === "slow_down" || reply.code === "members_changed")
+      goesAgain(reply) ||
+      (reply.t === "error" && reply.code === "members_changed")
     ) return;
     this.#byCid.delete(cid);
   }
+}
+
+/**
+ * Whether a chat line refused with `reply` goes again after a pause, as the
+ * same bytes (same cid): refused for its rate (`slow_down`), or the server's
+ * own `internal` ("could not save that; try again": its store or its
+ * cluster's log refused it, and it was not stored, PROTOCOL 5.9). Told to
+ * the user, it was typed again and sealed anew, and the first one's key,
+ * skipped, was said not to have arrived (unarrived.ts) though the host was
+ * honest. Not an `internal` the client made itself (no `re`: it was not
+ * sent, or its state could not be saved) nor one for an answer that never
+ * came (the reconnection sends those again).
+ */
+export function goesAgain(reply: Reply): boolean {
+  if (reply.t !== "error") return false;
+  if (reply.code === "slow_down") return true;
+  return reply.code === "internal" && reply.re !== null &&
+    !wasUnanswered(reply);
 }

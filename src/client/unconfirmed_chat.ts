@@ -21,6 +21,7 @@ import { perform } from "./command_requests.ts";
 import type { E2eSessions } from "./e2e_sessions.ts";
 import type { GroupSessions } from "./group_sessions.ts";
 import { SLOW_DOWN_WAIT_MS, withPatience } from "./with_patience.ts";
+import { goesAgain } from "./sealed_retries.ts";
 import {
   answerWithin,
   pendingOf,
@@ -336,9 +337,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
               )!,
             );
             // Refused: not gone out, until tried again after the pause.
-            if (reply.t === "error" && reply.code === "slow_down") held(true);
+            if (goesAgain(reply)) held(true);
             return reply;
-          }).then(
+          }, goesAgain).then(
             (reply) => {
               held(false);
               return take(reply, true);

@@ -18,16 +18,22 @@ export const SLOW_DOWN_WAIT_MS = 500;
  */
 type Answer = { t: string; code?: string };
 
-/** Sends a request, and again after a pause while the server says `slow_down`. */
+/** Whether `reply` is the server's `slow_down`. */
+export function isSlowDown(reply: Answer): boolean {
+  return reply.t === "error" && reply.code === "slow_down";
+}
+
+/**
+ * Sends a request, and again after a pause while the server says `slow_down`
+ * (or what else `again` takes for a refusal to try again).
+ */
 export async function withPatience<A extends Answer>(
   send: () => Promise<A>,
+  again: (reply: A) => boolean = isSlowDown,
 ): Promise<A> {
   for (let attempt = 1;; attempt++) {
     const reply = await send();
-    if (
-      reply.t !== "error" || reply.code !== "slow_down" ||
-      attempt > SLOW_DOWN_RETRIES
-    ) return reply;
+    if (!again(reply) || attempt > SLOW_DOWN_RETRIES) return reply;
     await sleep(SLOW_DOWN_WAIT_MS * attempt);
   }
 }

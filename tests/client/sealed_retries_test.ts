@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  goesAgain,
   MAX_SEALED_KEPT,
   SealedRetries,
 } from "../../src/client/sealed_retries.ts";
@@ -52,4 +53,14 @@ Deno.test("SealedRetries keeps a sealed line the server refused with slow_down: 
   assert.equal(kept.get("a"), "sealed a");
   kept.answered("a", { t: "ok", re: 2, text: "sent", id: 7 });
   assert.equal(kept.get("a"), undefined);
+});
+
+Deno.test("goesAgain takes slow_down and the server's internal, not an internal the client made", () => {
+  const error = (code: "slow_down" | "internal" | "limit", re: number | null) =>
+    ({ t: "error", re, code, text: "ERROR: ..." }) as const;
+  assert.equal(goesAgain(error("slow_down", 3)), true);
+  assert.equal(goesAgain(error("internal", 3)), true);
+  assert.equal(goesAgain(error("internal", null)), false);
+  assert.equal(goesAgain(error("limit", 3)), false);
+  assert.equal(goesAgain({ t: "ok", re: 3, text: "" }), false);
 });

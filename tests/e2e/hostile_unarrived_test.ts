@@ -20,6 +20,7 @@ import {
 } from "../../src/client/group_sessions.ts";
 import { UNARRIVED_GRACE_MS } from "../../src/client/unarrived.ts";
 import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
+import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { hasPty } from "../_helpers/process.ts";
 
 Deno.test("chat connect --json says that a private message a hostile server held back has not arrived, and that it came late when it does", async () => {
@@ -240,6 +241,51 @@ Deno.test("chat connect says a group message that came and could not be opened o
   assert.equal(said.match(/could not be opened/g)?.length, 1, said);
   assert.match(said, /A group message from alice in team could not be opened/);
   assert.doesNotMatch(said, /not arrived|came late/);
+});
+
+Deno.test("chat connect sends a private line the server refused with internal (not saved) again, as the envelope it sealed, not sealed anew", async () => {
+  const sends: { cid: unknown; body: Uint8Array }[] = [];
+  const { promise: twice, resolve: sentTwice } = Promise.withResolvers<void>();
+  let channel: SecureChannel | undefined;
+  await using run = await startHostileE2e(
+    "chat-e2e-internal-again-",
+    () => [],
+    (message, body) => {
+      if (message.t !== "e2e_msg") return;
+      sends.push({ cid: message.cid, body: body.slice() });
+      // The first refused as a server whose store (or log) failed answers.
+      channel!.send(
+        sends.length === 1
+          ? {
+            t: "error",
+            re: message.id,
+            code: "internal",
+            text: "ERROR: The server could not save that; try again",
+          }
+          : { t: "ok", re: message.id, text: "", id: 50, seq: 2 },
+      );
+      if (sends.length === 2) sentTwice();
+    },
+  );
+  channel = run.channel;
+  const { bob, alice } = run;
+  // bob has a session with alice from her first message.
+  alice.deliver(channel, await alice.sealText("hello"));
+  await bob.waitFor(/Private message from alice: hello/);
+  await bob.write("/msg alice are you there?\n");
+  await Promise.race([
+    twice,
+    bob.waitForStderr(/could not save/).then(() => {
+      throw new Error(`refused, not sent again:\n${bob.stderr}`);
+    }),
+  ]);
+  await bob.waitFor(/Private message to alice: are you there\?/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.equal(sends.length, 2);
+  assert.equal(sends[1]!.cid, sends[0]!.cid);
+  assert.deepEqual(sends[1]!.body, sends[0]!.body);
+  assert.doesNotMatch(bob.stdout + bob.stderr, /could not save/);
 });
 
 const PTY = await hasPty();
