@@ -19,9 +19,49 @@ import {
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
 import { UNARRIVED_GRACE_MS } from "../../src/client/unarrived.ts";
-import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
+import { type HostileE2e, startHostileE2e } from "../_helpers/hostile_e2e.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { hasPty } from "../_helpers/process.ts";
+
+/**
+ * Alice's sender key for "team", given to bob end to end: `seal` seals her
+ * next group message on the chain, `deliver` hands one to bob as the
+ * server would.
+ */
+async function aliceInTeam({ alice, channel }: HostileE2e) {
+  let chain: OwnChain = await newSenderChain();
+  alice.deliver(
+    channel,
+    await alice.seal({
+      type: "secret",
+      from: "alice",
+      to: "bob",
+      label: SENDER_KEY_LABEL_PREFIX + "team",
+      secret: encodeSenderKey(chain),
+    }),
+  );
+  const seal = async (text: string) => {
+    const out = await sealGroupMessage(
+      chain,
+      encodeGroupContent({ from: "alice", group: "team", text }),
+    );
+    chain = out.chain;
+    return out.message;
+  };
+  const deliver = (body: Uint8Array) => {
+    const id = alice.nextId();
+    channel.send({
+      t: "e2e_group",
+      group: "team",
+      from: "alice",
+      fingerprint: alice.fingerprint,
+      ts: Date.now(),
+      id,
+      seq: id,
+    }, body);
+  };
+  return { seal, deliver };
+}
 
 Deno.test("chat connect --json says that a private message a hostile server held back has not arrived, and that it came late when it does", async () => {
   await using run = await startHostileE2e(
@@ -71,38 +111,8 @@ Deno.test("chat connect --json says that a private message a hostile server held
 
 Deno.test("chat connect says that a group message a hostile server held back has not arrived, and that it came late when it does", async () => {
   await using run = await startHostileE2e("chat-e2e-held-back-group-");
-  const { bob, channel, alice } = run;
-  let chain: OwnChain = await newSenderChain();
-  alice.deliver(
-    channel,
-    await alice.seal({
-      type: "secret",
-      from: "alice",
-      to: "bob",
-      label: SENDER_KEY_LABEL_PREFIX + "team",
-      secret: encodeSenderKey(chain),
-    }),
-  );
-  const seal = async (text: string) => {
-    const out = await sealGroupMessage(
-      chain,
-      encodeGroupContent({ from: "alice", group: "team", text }),
-    );
-    chain = out.chain;
-    return out.message;
-  };
-  const deliver = (body: Uint8Array) => {
-    const id = alice.nextId();
-    channel.send({
-      t: "e2e_group",
-      group: "team",
-      from: "alice",
-      fingerprint: alice.fingerprint,
-      ts: Date.now(),
-      id,
-      seq: id,
-    }, body);
-  };
+  const { bob } = run;
+  const { seal, deliver } = await aliceInTeam(run);
   const first = await seal("first");
   const held = [await seal("held back"), await seal("held back too")];
   const fourth = await seal("fourth");
@@ -189,38 +199,8 @@ Deno.test("chat connect --json says a message that came and could not be opened 
 
 Deno.test("chat connect says a group message that came and could not be opened once, as such, and not also that it has not arrived", async () => {
   await using run = await startHostileE2e("chat-e2e-held-back-group-unopened-");
-  const { bob, channel, alice } = run;
-  let chain: OwnChain = await newSenderChain();
-  alice.deliver(
-    channel,
-    await alice.seal({
-      type: "secret",
-      from: "alice",
-      to: "bob",
-      label: SENDER_KEY_LABEL_PREFIX + "team",
-      secret: encodeSenderKey(chain),
-    }),
-  );
-  const seal = async (text: string) => {
-    const out = await sealGroupMessage(
-      chain,
-      encodeGroupContent({ from: "alice", group: "team", text }),
-    );
-    chain = out.chain;
-    return out.message;
-  };
-  const deliver = (body: Uint8Array) => {
-    const id = alice.nextId();
-    channel.send({
-      t: "e2e_group",
-      group: "team",
-      from: "alice",
-      fingerprint: alice.fingerprint,
-      ts: Date.now(),
-      id,
-      seq: id,
-    }, body);
-  };
+  const { bob } = run;
+  const { seal, deliver } = await aliceInTeam(run);
   const first = await seal("first");
   const broken = await seal("broken");
   // Its signature changed: its header reads, it does not open.
@@ -246,7 +226,8 @@ Deno.test("chat connect says a group message that came and could not be opened o
 Deno.test("chat connect sends a private line the server refused with internal (not saved) again, as the envelope it sealed, not sealed anew", async () => {
   const sends: { cid: unknown; body: Uint8Array }[] = [];
   const { promise: twice, resolve: sentTwice } = Promise.withResolvers<void>();
-  let channel: SecureChannel | undefined;
+  // The server's end of bob's connection, once he is signed in.
+  const to: { bob?: SecureChannel } = {};
   await using run = await startHostileE2e(
     "chat-e2e-internal-again-",
     () => [],
@@ -254,7 +235,7 @@ Deno.test("chat connect sends a private line the server refused with internal (n
       if (message.t !== "e2e_msg") return;
       sends.push({ cid: message.cid, body: body.slice() });
       // The first refused as a server whose store (or log) failed answers.
-      channel!.send(
+      to.bob!.send(
         sends.length === 1
           ? {
             t: "error",
@@ -267,8 +248,8 @@ Deno.test("chat connect sends a private line the server refused with internal (n
       if (sends.length === 2) sentTwice();
     },
   );
-  channel = run.channel;
-  const { bob, alice } = run;
+  const { bob, alice, channel } = run;
+  to.bob = channel;
   // bob has a session with alice from her first message.
   alice.deliver(channel, await alice.sealText("hello"));
   await bob.waitFor(/Private message from alice: hello/);
