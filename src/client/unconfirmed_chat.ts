@@ -20,7 +20,11 @@ import type { Command } from "./commands.ts";
 import { perform } from "./command_requests.ts";
 import type { E2eSessions } from "./e2e_sessions.ts";
 import type { GroupSessions } from "./group_sessions.ts";
-import { SLOW_DOWN_WAIT_MS, withPatience } from "./with_patience.ts";
+import {
+  isSlowDown,
+  SLOW_DOWN_WAIT_MS,
+  withPatience,
+} from "./with_patience.ts";
 import { goesAgain } from "./sealed_retries.ts";
 import {
   answerWithin,
@@ -312,6 +316,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         // is answered with why: dropped by the turn's catch, the line was
         // lost without a word, and the caller (a script's next command)
         // waited for its answer for ever.
+        // An `internal` goes again only to a server that stores a cid
+        // once: one from before cids may have stored it after all.
+        const again = (reply: Reply) =>
+          isSlowDown(reply) || (client.recognisesRetries && goesAgain(reply));
         const go = () =>
           withPatience(async () => {
             if (pause > 0) {
@@ -337,9 +345,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
               )!,
             );
             // Refused: not gone out, until tried again after the pause.
-            if (goesAgain(reply)) held(true);
+            if (again(reply)) held(true);
             return reply;
-          }, goesAgain).then(
+          }, again).then(
             (reply) => {
               held(false);
               return take(reply, true);
