@@ -39,7 +39,7 @@ export interface GapSource {
 
 interface Gap {
   missing: Set<string>;
-  said: boolean;
+  saidMissing: boolean;
   window: Window;
 }
 
@@ -88,7 +88,7 @@ export class UnarrivedMessages {
     );
     if (fresh.length === 0) return;
     const window = this.#windowOf(source);
-    const gap: Gap = { missing: new Set(fresh), said: false, window };
+    const gap: Gap = { missing: new Set(fresh), saidMissing: false, window };
     for (const id of fresh) this.#byId.set(id, gap);
     window.gaps.add(gap);
     // Said once its last gap had its whole grace.
@@ -109,7 +109,7 @@ export class UnarrivedMessages {
     const gap = this.#byId.get(id);
     if (gap === undefined) return false;
     this.#forget(id);
-    return gap.said;
+    return gap.saidMissing;
   }
 
   /**
@@ -165,7 +165,7 @@ export class UnarrivedMessages {
     if (gap.missing.size > 0) return;
     const window = gap.window;
     window.gaps.delete(gap);
-    if (window.gaps.size > 0 || gap.said) return;
+    if (window.gaps.size > 0 || gap.saidMissing) return;
     if (window.timer !== null) clearTimeout(window.timer);
     this.#drop(window);
   }
@@ -181,7 +181,7 @@ export class UnarrivedMessages {
     this.#drop(window);
     let count = 0;
     for (const gap of window.gaps) {
-      gap.said = true;
+      gap.saidMissing = true;
       count += gap.missing.size;
     }
     if (count === 0) return;
