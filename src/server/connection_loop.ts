@@ -107,6 +107,16 @@ export async function serveConnection(
   // never end the connection (the user listed online, the session held,
   // until NATS came back). The line still goes to the log.
   const peerGone = new PeerGone(channel.closed);
+  // Every wait for NATS (the log taking a run's messages, the prekeys
+  // bucket, a group name's claim) reads nothing more from this connection
+  // and sends nothing: the client hears `alive` meanwhile (5.7), or it
+  // gives up on a server it has not heard from in 60 s. One helper for all.
+  const keptAlive = <T>(wait: Promise<T>): Promise<T> =>
+    aliveWhile(wait, () => {
+      if (channels.has(id)) {
+        core.deliver([{ to: [id], message: { t: "alive" } }]);
+      }
+    });
   try {
     for (;;) {
       // Held back while recipients' queues are over the bound (the edge
@@ -182,18 +192,13 @@ export async function serveConnection(
         }
         // Not after the wait: the log's records are applied meanwhile.
         link!.shareGroupChanges();
-        return aliveWhile(
+        return keptAlive(
           peerGone.orSooner(
             settle(shared, run, routed).then((settled) => {
               // Dismissed while the log took the run's messages.
               if (channels.has(id)) deliverRouted(settled);
             }),
           ),
-          () => {
-            if (channels.has(id)) {
-              core.deliver([{ to: [id], message: { t: "alive" } }]);
-            }
-          },
         );
       };
       if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);
@@ -321,7 +326,7 @@ export async function serveConnection(
           try {
             // What one address takes together is counted here too, with
             // what it took on the other nodes (account_budgets.ts).
-            out = await routeSharedE2eKeys(
+            out = await keptAlive(routeSharedE2eKeys(
               cluster.prekeys,
               session,
               message,
@@ -332,7 +337,7 @@ export async function serveConnection(
                   owner,
                   Date.now(),
                 ),
-            );
+            ));
           } catch (error) {
             log(`cluster: prekeys for ${session.name}: ${messageOf(error)}`);
             out = [{
@@ -358,7 +363,9 @@ export async function serveConnection(
           const settling = flush();
           if (settling !== undefined) await settling;
           if (!channels.has(id)) break;
-          const claim = await claimGroupName(cluster, session, message, log);
+          const claim = await keptAlive(
+            claimGroupName(cluster, session, message, log),
+          );
           const live = channels.has(id);
           if (claim.kind === "refused") {
             if (live) core.deliverRun(id, claim.out);
