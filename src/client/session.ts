@@ -3,6 +3,7 @@
  * server messages -> rendered lines. Returns the process exit code; never exits.
  */
 
+import { HeldRepliesNotice } from "./held_replies_notice.ts";
 import { invalidUsername, isValidName } from "../protocol/limits.ts";
 import { shownCharacter } from "../text/shown_character.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
@@ -648,6 +649,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
    */
   const attach = (client: ChatClient, keysPublished: Promise<void>) =>
     client.listening(() => listen(client, keysPublished));
+  // Why nothing moves while the server holds our replies (`alive`).
+  const heldReplies = new HeldRepliesNotice();
   const listen = (client: ChatClient, keysPublished: Promise<void>) => {
     e2e?.connected();
     // Nothing more is taken from the server while a program leaves our
@@ -657,6 +660,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     client.onMessage(({ message, body, answers }) => {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
+      if (message.t === "alive") {
+        const text = heldReplies.alive(performance.now());
+        if (text !== null) emit({ type: "notice", text });
+        return;
+      }
       const count = answers === undefined
         ? undefined
         : historyCounts.of(client, answers);

@@ -21,6 +21,7 @@ import {
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
 import { didYouMean } from "../client/did_you_mean.ts";
+import { HeldRepliesNotice } from "../client/held_replies_notice.ts";
 import { withLikelyName } from "../client/likely_name.ts";
 import { groupQueryNote, notOnlineNote } from "../client/query_notes.ts";
 import {
@@ -1805,11 +1806,20 @@ function holdPlace(offer: FileOfferNotice): Place {
  * is it acknowledged (chat_client.ts MessageListener); `HELD` for one left
  * for the keys (`leaveForKeys`).
  */
+/** Said once a wait for the cluster (held_replies_notice.ts). */
+const heldReplies = new HeldRepliesNotice();
+
 function onIncoming(
   { message, body, answers }: Incoming,
   from: ChatClient,
 ): Promise<void> | Held | undefined {
   if (message.t === "bye") return;
+  // Why nothing moves while the server holds this page's replies.
+  if (message.t === "alive") {
+    const text = heldReplies.alive(performance.now());
+    if (text !== null) emit({ type: "notice", text });
+    return;
+  }
   // Transfers are WebFiles' (web_files.ts).
   if (message.t.startsWith("file_")) return;
   learn(message);

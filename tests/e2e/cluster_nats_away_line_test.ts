@@ -52,6 +52,18 @@ Deno.test({
       /^The server has not answered your message to everyone within 10 seconds: it is still pending/,
       alice.chat.stdout,
     );
+    // Behind it (the order promise, PROTOCOL 5.9): a private line and a
+    // request. The client says once why nothing moves: the node's `alive`
+    // (every 10 s of the wait) means it holds the replies.
+    await alice.chat.write(
+      `${
+        JSON.stringify({ cmd: "msg", to: "bob", text: "behind", id: "l2" })
+      }\n${JSON.stringify({ cmd: "list", id: "l3" })}\n`,
+    );
+    await alice.chat.waitFor(
+      /"type":"notice","text":"Waiting for the cluster to store your message: what you sent after it waits its turn/,
+      WAIT_MS,
+    );
     await cluster.nats.restart();
 
     const [answer] = await alice.chat.waitFor(
@@ -62,11 +74,25 @@ Deno.test({
     assert.equal(event.type, "sent", alice.chat.stdout);
     assert.doesNotMatch(alice.chat.stdout, /could not save/);
 
+    await alice.chat.waitFor(/^\{"type":"sent","re":"l2".*$/m, WAIT_MS);
+    await alice.chat.waitFor(/^\{"type":"users","re":"l3".*$/m, WAIT_MS);
+    assert.equal(
+      alice.events().filter((e) =>
+        e.type === "notice" &&
+        String(e.text).startsWith("Waiting for the cluster to store")
+      ).length,
+      1,
+      alice.chat.stdout,
+    );
     await alice.ask({ cmd: "send", text: "the end" }, "sent");
     await bob.chat.waitFor(/"text":"the end"/, WAIT_MS);
     const got = bob.events().filter((e) =>
       e.type === "message" && e.from === "alice"
     ).map((e) => String(e.text));
-    assert.deepEqual(got, ["before", "while away", "the end"], bob.chat.stdout);
+    assert.deepEqual(
+      got,
+      ["before", "while away", "behind", "the end"],
+      bob.chat.stdout,
+    );
   },
 });
