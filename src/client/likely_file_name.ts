@@ -20,7 +20,10 @@ export const MAX_ENTRIES_SEARCHED = 2000;
 /**
  * The name of the one regular file beside `path` (which was not found)
  * close enough to its name to be a slip, or null: none, several, the folder
- * unreadable or larger than MAX_ENTRIES_SEARCHED.
+ * unreadable or larger than MAX_ENTRIES_SEARCHED. A hidden file (`.env`,
+ * `.notes.txt`) is named only when the name typed starts with a dot too:
+ * dotfiles are where secrets live, and a typo must neither tell whoever
+ * reads the screen that one is there nor lead the user into sending it.
  */
 export async function likelyFileName(path: string): Promise<string | null> {
   const typed = basename(path);
@@ -30,7 +33,9 @@ export async function likelyFileName(path: string): Promise<string | null> {
   try {
     for await (const entry of Deno.readDir(dirname(path))) {
       if (++seen > MAX_ENTRIES_SEARCHED) return null;
-      if (entry.isFile || entry.isSymlink) names.push(entry.name);
+      if (!entry.isFile && !entry.isSymlink) continue;
+      if (entry.name.startsWith(".") && !typed.startsWith(".")) continue;
+      names.push(entry.name);
     }
   } catch {
     // No folder there, or not readable: no hint, the error says enough.

@@ -32,3 +32,21 @@ Deno.test("likelyFileName does not search a folder larger than MAX_ENTRIES_SEARC
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("likelyFileName never names a hidden file unless the name typed starts with a dot", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-likely-file-" });
+  try {
+    // A dotfile is often a secret (.env, .netrc): a typo must not make the
+    // client say that one is there, nor send it at the next /file.
+    await Deno.writeTextFile(`${dir}/.notes.txt`, "n");
+    await Deno.writeTextFile(`${dir}/.env`, "SECRET=1");
+    assert.equal(await likelyFileName(`${dir}/notes.txt`), null);
+    assert.equal(await likelyFileName(`${dir}/env`), null);
+    assert.equal(await likelyFileName(`${dir}/nev`), null);
+    // Typed with its dot, the hidden file is what was meant.
+    assert.equal(await likelyFileName(`${dir}/.notse.txt`), ".notes.txt");
+    assert.equal(await likelyFileName(`${dir}/.nev`), ".env");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
