@@ -51,18 +51,21 @@ export function pasteQuestion(count: number): string {
 
 /**
  * The answer one read of keys gives the question at once, as `[y/N]`
- * promises in most terminal tools (apt, git add -p): `y` yes; `n`, Enter or
- * Escape no; an Enter right behind the key, typed out of habit in the same
- * read, goes with it (it would send the line the paste left in the editor).
- * Null for anything else: more text is a paste or a word typed (`yes
- * please`, `you there?`), never taken as the answer.
+ * promises in most terminal tools (apt, git add -p): `y` yes; `n`, Enter,
+ * Escape or any other printable key no, as the capital N says (a key left
+ * to the editor was typed into the answer's line, and the line after it);
+ * an Enter right behind the key, typed out of habit in the same read, goes
+ * with it (it would send the line the paste left in the editor). Null for
+ * anything else: more text is a paste or a word typed (`yes please`, `you
+ * there?`), never taken as the answer; a control key (Ctrl-C, Ctrl-D) is
+ * the editor's.
  */
 export function oneKeyAnswer(keys: string): "yes" | "no" | null {
-  const key = /^[\r\n]$/.test(keys) ? keys : keys.replace(/^(.)[\r\n]$/, "$1");
+  const key = /^[\r\n]$/.test(keys) ? keys : keys.replace(/^(.)[\r\n]$/u, "$1");
   if (key === "y" || key === "Y") return "yes";
-  if (key === "n" || key === "N" || key === "\x1b" || /^[\r\n]$/.test(key)) {
-    return "no";
-  }
+  if (key === "\x1b" || /^[\r\n]$/.test(key)) return "no";
+  // One character (a letter, a digit, a letter with an accent): no.
+  if ([...key].length === 1 && key >= " " && key !== "\x7f") return "no";
   return null;
 }
 

@@ -794,8 +794,8 @@ class ReadlineTerminal implements Terminal {
    * While a paste's question waits, one key answers it (oneKeyAnswer), no
    * Enter after it; more text in one read (a paste without brackets) is
    * not the answer, nor typed into it. True when `keys` were taken here.
-   * Anything else (a control key: Ctrl-C and Ctrl-D say no) goes on to
-   * readline as ever.
+   * Any other control key (Ctrl-C and Ctrl-D say no) goes on to readline
+   * as ever.
    */
   #answersAtOnce(keys: string): boolean {
     if (this.#heldPaste === null || (this.#rl.line ?? "") !== "") return false;
@@ -809,9 +809,10 @@ class ReadlineTerminal implements Terminal {
       this.#answerPaste(answer === "yes" ? "y" : "n");
       return true;
     }
-    // An escape sequence (an arrow) is a key too.
-    const text = keys.startsWith("\x1b") ? "" : keys;
-    if ([...text].filter((c) => c >= " " && c !== "\x7f").length > 1) {
+    // An escape sequence (an arrow: history) or Tab (completion) would put
+    // text in the answer's line, and so in the line after it: ignored.
+    if (keys.startsWith("\x1b") || keys === "\t") return true;
+    if ([...keys].filter((c) => c >= " " && c !== "\x7f").length > 1) {
       this.print("Not pasted: answer the question about the paste first");
       return true;
     }

@@ -47,14 +47,18 @@ Deno.test("pasteQuestion and pasteDropped say one line in the singular", () => {
   assert.equal(pasteDropped(5), "Not sent: the 5 pasted lines");
 });
 
-Deno.test("oneKeyAnswer takes y, n, Enter and Escape alone (an Enter right behind too), never more text", () => {
+Deno.test("oneKeyAnswer takes y as yes and n, Enter, Escape or any other one key as no (an Enter right behind too), never more text", () => {
   for (const keys of ["y", "Y", "y\r", "Y\n"]) {
     assert.equal(oneKeyAnswer(keys), "yes", JSON.stringify(keys));
   }
-  for (const keys of ["n", "N", "n\r", "\r", "\n", "\x1b"]) {
+  for (
+    const keys of ["n", "N", "n\r", "\r", "\n", "\x1b", "x", "q\r", "7", "é"]
+  ) {
     assert.equal(oneKeyAnswer(keys), "no", JSON.stringify(keys));
   }
-  for (const keys of ["yes", "yes\r", "you there?", "yy", "x", "", "\x1b[A"]) {
+  for (
+    const keys of ["yes", "yes\r", "you there?", "yy", "", "\x1b[A", "\x7f"]
+  ) {
     assert.equal(oneKeyAnswer(keys), null, JSON.stringify(keys));
   }
 });

@@ -182,6 +182,37 @@ Deno.test({
 
 Deno.test({
   name:
+    "terminal: any other letter answers `Send 4 lines? [y/N]` no, and is not left in the next line",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    await pane.tmux("set-buffer", "-b", "p", "--", FIVE);
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 4 lines? [y/N]",
+    );
+    // Before: the x went into the answer's line, and on into the next.
+    await pane.type("x");
+    await pane.waitFor(
+      "the paste dropped at x",
+      (l) =>
+        l.includes("Not sent: the 4 pasted lines") &&
+        lastLine(l) === "sophia>",
+    );
+    await pane.type("hello");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text.endsWith("hello"));
+    const texts = jojo.inbox.map((m) => m.text);
+    assert(texts.includes("hello"), JSON.stringify(texts));
+    assert(!texts.some((t) => t.includes("x")), JSON.stringify(texts));
+  },
+});
+
+Deno.test({
+  name:
     "terminal: a name typed at the prompt with a character outside the rule names it beside its code point, and the prompt asks again",
   ignore: !TMUX,
   async fn() {
