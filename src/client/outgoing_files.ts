@@ -42,6 +42,13 @@ export interface OutgoingFilesOptions {
   /** The session is ending: nothing is offered again. */
   leaving: () => boolean;
   emit: (event: SessionEvent) => void;
+  /**
+   * Learns the groups there are now, before a refusal that the group
+   * named does not exist is said: nobody is told of a group they are not
+   * in, and `/groupfile hahq` to a group made since the client last asked
+   * is answered "Did you mean haha?" from what it knows (likely_name.ts).
+   */
+  learnGroups?: () => Promise<void>;
   status: StatusRow;
   /**
    * When a file whose transfer broke is offered again (a test's shorter
@@ -683,8 +690,11 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       again ? reached : undefined,
       id,
       again ? whole : undefined,
-    ).then((outcome) => {
+    ).then(async (outcome) => {
       status.showProgress(key, null);
+      if (outcome.kind === "refused" && outcome.code === "no_such_group") {
+        await options.learnGroups?.();
+      }
       const offerSaid = held === null;
       // An offer made again that never reached anyone is not said.
       held = null;

@@ -783,6 +783,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           }, self)
           : event,
       ),
+    learnGroups: () =>
+      link.client.request({ t: "groups" }).then(
+        (groups) => names.learnNames(groups),
+        () => {},
+      ),
     status,
     turn: () => chats.turn(),
     // No more under way at once than the server lets a sender have: the

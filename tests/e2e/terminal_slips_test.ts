@@ -78,6 +78,29 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "terminal: /groupfile to a name a slip away from a group made after this client connected says the one meant",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, dir, jojo } = scene;
+    await Deno.writeTextFile(`${dir}/notes.txt`, "notes\n");
+    // Made by someone else once sophia's client had asked for the groups:
+    // nobody is told of a group they are not in.
+    const made = await jojo.client.request({ t: "create", group: "haha" });
+    assert.equal(made.t, "ok", JSON.stringify(made));
+    // Before: "ERROR: Group 'hahq' does not exist." and no more.
+    await pane.type(`/groupfile hahq ${dir}/notes.txt`);
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the group meant, for /groupfile",
+      (l) => l.some((x) => /hahq.* Did you mean haha\?$/.test(x)),
+    );
+  },
+});
+
 const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
 const FIVE = "one\ntwo\nthree\nfour\nlast";
 
