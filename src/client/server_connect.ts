@@ -7,7 +7,11 @@
  * @module
  */
 
-import { CutInHandshakeError, messageOf } from "../transport/secure_channel.ts";
+import {
+  CutInHandshakeError,
+  HandshakeTimeoutError,
+  messageOf,
+} from "../transport/secure_channel.ts";
 import { ChatClient } from "./chat_client.ts";
 import {
   changedKeyMessage,
@@ -144,56 +148,76 @@ function passingRefusal(
 
 /**
  * Whether `error` (or, with several addresses, one of the failures among
- * them) is a connection the server cut in its handshake, with no Close
- * frame (CutInHandshakeError): as the server cuts the oldest connection
- * still in its handshake of the address holding the most when another
- * address needs the room at its cap (docs/PROTOCOL.md 1.1), a capacity
- * condition that passes, or a network that dropped it on the way. The
- * address it was cut at, or null for anything else.
+ * them) is a handshake that did not finish for a reason that may pass: a
+ * connection the server cut in it with no Close frame
+ * (CutInHandshakeError: as the server cuts the oldest connection still in
+ * its handshake of the address holding the most when another address
+ * needs the room at its cap, docs/PROTOCOL.md 1.1, or a network that
+ * dropped it on the way), or a server that did not answer it within the
+ * deadline (HandshakeTimeoutError: its RSA work queued behind a whole
+ * class's). What happened at which address, or null for anything else.
  */
-function cutInHandshake(error: unknown, url: string): string | null {
+function handshakeThatMayPass(
+  error: unknown,
+  url: string,
+): { url: string; how: "cut" | "timeout"; error: Error } | null {
   if (error instanceof NoServerError) {
     for (const failure of error.failures) {
-      const cut = cutInHandshake(failure.error, failure.url);
-      if (cut !== null) return cut;
+      const passing = handshakeThatMayPass(failure.error, failure.url);
+      if (passing !== null) return passing;
     }
     return null;
   }
-  return error instanceof CutInHandshakeError ? url : null;
+  if (error instanceof CutInHandshakeError) return { url, how: "cut", error };
+  if (error instanceof HandshakeTimeoutError) {
+    return { url, how: "timeout", error };
+  }
+  return null;
+}
+
+/** A wait of the first connection before its next try (firstConnectWait). */
+export interface FirstConnectWait {
+  ms: number;
+  /** Why it waits, and how many more tries there are: said at the first wait. */
+  text: string;
+  /** Why the try failed, in a line's words (for a program's event). */
+  reason: string;
 }
 
 /**
  * What the first connection waits before trying again after `error`, and
- * why (said to the user at the first wait), or null for a failure another
- * try would not change (a wrong key, a full server, a protocol version not
- * spoken): said at once. A refusal that passes waits as the server asks
- * (passingRefusal); a connection cut in its handshake, which says nothing,
- * waits as the page does and as a reconnection does (reconnectDelay).
+ * why, or null for a failure another try would not change (a wrong key, a
+ * full server, a protocol version not spoken): said at once. A refusal
+ * that passes waits as the server asks (passingRefusal); a handshake cut
+ * or not answered in time, which says nothing, waits as the page does and
+ * as a reconnection does (reconnectDelay).
  */
 export function firstConnectWait(
   error: unknown,
   url: string,
   attempt: number,
   random: () => number = Math.random,
-): { ms: number; text: string } | null {
+): FirstConnectWait | null {
+  const tries = `up to ${FIRST_CONNECT_TRIES - 1} times`;
   const refusal = passingRefusal(error, url);
   if (refusal !== null) {
     return {
       ms: refusal.seconds * 1000,
       text:
-        `The server at ${refusal.url} refused the connection for now (${refusal.reason}): trying again in ${refusal.seconds} s, up to ${
-          FIRST_CONNECT_TRIES - 1
-        } times`,
+        `The server at ${refusal.url} refused the connection for now (${refusal.reason}): trying again in ${refusal.seconds} s, ${tries}`,
+      reason: explainConnectError(error, url),
     };
   }
-  const cut = cutInHandshake(error, url);
-  if (cut === null) return null;
-  const ms = reconnectDelay(attempt, random);
+  const passing = handshakeThatMayPass(error, url);
+  if (passing === null) return null;
   return {
-    ms,
-    text: `${cutInHandshakeText(cut)}: trying again in ${
-      Math.max(1, Math.round(ms / 1000))
-    } s, up to ${FIRST_CONNECT_TRIES - 1} times`,
+    ms: reconnectDelay(attempt, random),
+    text: passing.how === "cut"
+      ? `${cutInHandshakeText(passing.url)}: trying again, ${tries}`
+      : `${
+        notAnsweredInTimeText(passing.url, passing.error.message)
+      }: trying again, ${tries}`,
+    reason: explainConnectError(passing.error, passing.url),
   };
 }
 
@@ -206,20 +230,55 @@ export function cutInHandshakeText(url: string): string {
 }
 
 /**
+ * Why a first connection whose handshake was not answered in time is
+ * tried again; `message`: the deadline's own words ("the handshake did
+ * not finish within 10 s").
+ */
+function notAnsweredInTimeText(url: string, message: string): string {
+  const within = message.replace(/^the handshake did not finish /, "");
+  return `The server at ${url} did not finish the handshake ${within}; it may be busy, as when a whole class joins at once`;
+}
+
+/**
+ * One wait of the first connection: `attempt` (2, 3, ...) is the try it
+ * waits for, at `retryAt` (epoch ms); `why` (firstConnectWait's text) at
+ * the first wait only, null after; `reason`: why the last try failed.
+ */
+export interface FirstConnectPause {
+  attempt: number;
+  retryAt: number;
+  seconds: number;
+  why: string | null;
+  reason: string;
+}
+
+/**
+ * The line that counts a wait of the first connection down, one a try, on
+ * a terminal (`giveUp`: the key that leaves, for a person) or for a
+ * script's reader.
+ */
+export function tryingAgainLine(seconds: number, giveUp: boolean): string {
+  return `Trying again in ${seconds} s...${
+    giveUp ? " (Ctrl-D to give up)" : ""
+  }`;
+}
+
+/**
  * connectFirst, tried again while the server turns it away for a while
  * (firstConnectWait), up to FIRST_CONNECT_TRIES in all: a class starting
  * `chat connect` at the same second from one address meets its handshake
  * rate (30 at once, then 10 a second), and a class from many addresses
  * the server's cap of connections still starting, past which it cuts the
- * oldest handshake of the address holding the most. `waiting` is told
- * once, at the first wait.
+ * oldest handshake of the address holding the most, or a server busy with
+ * them all answers late. `waiting` is told of every wait (why, at the
+ * first).
  */
 export async function connectFirstPatiently(
   urls: readonly string[],
   node: ServerNode,
   trust: ServerTrust,
   asker: Asker,
-  waiting: (text: string) => void,
+  waiting: (pause: FirstConnectPause) => void,
 ): Promise<ChatClient> {
   for (let attempt = 1;; attempt++) {
     try {
@@ -229,7 +288,13 @@ export async function connectFirstPatiently(
       // among them is waited for as a single address's is.
       const wait = firstConnectWait(error, urls[0]!, attempt);
       if (wait === null || attempt >= FIRST_CONNECT_TRIES) throw error;
-      if (attempt === 1) waiting(sanitizeForTerminal(wait.text));
+      waiting({
+        attempt: attempt + 1,
+        retryAt: Date.now() + wait.ms,
+        seconds: Math.max(1, Math.round(wait.ms / 1000)),
+        why: attempt === 1 ? sanitizeForTerminal(wait.text) : null,
+        reason: wait.reason,
+      });
       await new Promise((resolve) => setTimeout(resolve, wait.ms));
     }
   }

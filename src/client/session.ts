@@ -84,9 +84,11 @@ import {
   asksFirst,
   connectFirstPatiently,
   explainConnectError,
+  type FirstConnectPause,
   knownKey,
   type ServerNode,
   type ServerTrust,
+  tryingAgainLine,
 } from "./server_connect.ts";
 
 export interface SessionOptions {
@@ -231,6 +233,29 @@ export async function runSession(options: SessionOptions): Promise<number> {
     },
     discardTypedAhead: () => terminal.discardTypedAhead(),
   };
+  // Each wait of the first connection is said: why at the first, then a
+  // line a try counting it down (a person could not tell a client waiting
+  // 8 s from one that hung), and to a program as a reconnection's wait.
+  const firstConnectPause = (pause: FirstConnectPause) => {
+    if (pause.why !== null) emit({ type: "notice", text: pause.why });
+    if (options.json !== undefined) {
+      emit({
+        type: "connection",
+        state: {
+          kind: "waiting",
+          attempt: pause.attempt,
+          retryAt: pause.retryAt,
+          lastError: pause.reason,
+        },
+        queued: 0,
+      });
+      return;
+    }
+    emit({
+      type: "notice",
+      text: tryingAgainLine(pause.seconds, terminal.interactive),
+    });
+  };
   /**
    * Starts a connection: it, and what to say if it fails (null once it
    * succeeded), known while the name is still being asked.
@@ -241,7 +266,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
       node,
       options.trust,
       asker,
-      (text) => emit({ type: "notice", text }),
+      firstConnectPause,
     );
     const failure = connection.then(
       () => null,

@@ -1049,8 +1049,9 @@ const NO_CLOSE_FRAME = 1006;
  * final (the web page's connectFirst, `chat connect`'s
  * connectFirstPatiently). Every other end of a handshake has a reason that
  * another try would not change, and is said at once: the server's own
- * refusal comes with a Close frame (1008, acceptChannel), a deadline or a
- * bad message is a plain HandshakeError. In a browser one more case ends
+ * refusal comes with a Close frame (1008, acceptChannel), a bad message is
+ * a plain HandshakeError (a deadline passed is HandshakeTimeoutError, tried
+ * again too). In a browser one more case ends
  * as 1006: a server that broke the WebSocket protocol, which the browser
  * fails without telling the page (the terminal client names it, above).
  * It is tried again too: the page cannot tell it from a cut (Chromium
@@ -1062,6 +1063,20 @@ export class CutInHandshakeError extends HandshakeError {
   constructor() {
     super("the connection closed during the handshake");
     this.name = "CutInHandshakeError";
+  }
+}
+
+/**
+ * The handshake did not finish within its deadline: on a client, a server
+ * too busy to answer in time (a class joining at once: its RSA work queued
+ * behind theirs), or a network that lost the way. Like a cut
+ * (CutInHandshakeError), a condition that may pass: `chat connect`'s first
+ * connection tries again on it (connectFirstPatiently).
+ */
+export class HandshakeTimeoutError extends HandshakeError {
+  constructor(timeoutMs: number) {
+    super(`the handshake did not finish within ${timeoutMs / 1000} s`);
+    this.name = "HandshakeTimeoutError";
   }
 }
 
@@ -1077,11 +1092,7 @@ async function withTimeout<T>(
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       ended = true;
-      reject(
-        new HandshakeError(
-          `the handshake did not finish within ${timeoutMs / 1000} s`,
-        ),
-      );
+      reject(new HandshakeTimeoutError(timeoutMs));
     }, timeoutMs);
   });
   try {

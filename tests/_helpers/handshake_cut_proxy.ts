@@ -4,7 +4,10 @@
  * on, nothing after it): no Close frame, as the server cuts the oldest
  * connection still in its handshake of the address holding the most when
  * another address needs the room (ws_edge.ts, cutOff). The connections
- * after those go through untouched.
+ * after those go through untouched. With `how: "stall"` those first
+ * connections are not cut but stalled: nothing the server sends after its
+ * 101 is passed on, as a server too busy to answer a handshake within the
+ * client's deadline, until the client gives up and closes.
  */
 
 import { type LinkListener, listenForLinks, writeAll } from "./proxy_links.ts";
@@ -19,12 +22,18 @@ export class HandshakeCutProxy implements AsyncDisposable {
   /** Connections cut after their upgrade so far. */
   cutCount = 0;
   #cuts: number;
+  readonly #stall: boolean;
   #listener: LinkListener;
   #conns = new Set<Deno.Conn>();
   #pipes = new Set<Promise<void>>();
 
-  constructor(targetPort: number, cuts: number) {
+  constructor(
+    targetPort: number,
+    cuts: number,
+    how: "cut" | "stall" = "cut",
+  ) {
     this.#cuts = cuts;
+    this.#stall = how === "stall";
     this.#listener = listenForLinks(targetPort, (client, server) => {
       const n = this.links++;
       this.#conns.add(client).add(server);
@@ -78,6 +87,8 @@ export class HandshakeCutProxy implements AsyncDisposable {
         if (end === -1) continue;
         await writeAll(client, head.subarray(0, end + HEAD_END.length));
         this.cutCount++;
+        // Stalled: held until the client closes its side.
+        if (this.#stall) await up;
         return;
       }
     } catch {

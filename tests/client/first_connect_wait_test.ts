@@ -5,7 +5,10 @@ import {
 } from "../../src/client/server_connect.ts";
 import { FIRST_CONNECT_TRIES } from "../../src/client/reconnect_status.ts";
 import { HandshakeError } from "../../src/crypto/handshake.ts";
-import { CutInHandshakeError } from "../../src/transport/secure_channel.ts";
+import {
+  CutInHandshakeError,
+  HandshakeTimeoutError,
+} from "../../src/transport/secure_channel.ts";
 import { WebSocketUpgradeError } from "../../src/transport/websocket_upgrade.ts";
 
 const URL = "ws://10.0.0.5:8767";
@@ -24,7 +27,7 @@ Deno.test("firstConnectWait waits a reconnection's delay after a cut in the hand
   ]);
   assert.equal(
     waits[0]!.text,
-    `The server at ${URL} did not let you in yet (it closed the connection during the handshake); it may be busy, as when a whole class joins at once: trying again in 1 s, up to ${
+    `The server at ${URL} did not let you in yet (it closed the connection during the handshake); it may be busy, as when a whole class joins at once: trying again, up to ${
       FIRST_CONNECT_TRIES - 1
     } times`,
   );
@@ -50,4 +53,24 @@ Deno.test("firstConnectWait waits as a 503 that says to try again asks, and not 
   ) {
     assert.equal(firstConnectWait(error, URL, 1), null, String(error));
   }
+});
+
+Deno.test("firstConnectWait waits a reconnection's delay after a handshake not answered in time, as after a cut, and says so", () => {
+  const wait = firstConnectWait(
+    new HandshakeTimeoutError(10_000),
+    URL,
+    3,
+    () => 0,
+  );
+  assert.equal(wait?.ms, 2000);
+  assert.equal(
+    wait?.text,
+    `The server at ${URL} did not finish the handshake within 10 s; it may be busy, as when a whole class joins at once: trying again, up to ${
+      FIRST_CONNECT_TRIES - 1
+    } times`,
+  );
+  assert.equal(
+    wait?.reason,
+    `Cannot connect to ${URL}: the handshake did not finish within 10 s`,
+  );
 });

@@ -18,6 +18,7 @@ import { ChatProcess, makeKeys, shellQuote } from "../_helpers/process.ts";
 import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
 import { WAIT_MS } from "../_helpers/patience.ts";
 import { FIRST_CONNECT_TRIES } from "../../src/client/reconnect_status.ts";
+import { HANDSHAKE_TIMEOUT_MS } from "../../src/protocol/limits.ts";
 
 const TMUX = await hasTmux();
 
@@ -62,7 +63,7 @@ Deno.test("chat connect --json cut in its first handshakes tries again, saying s
     assert.match(
       busy[0]!,
       new RegExp(
-        `The server at ws://127\\.0\\.0\\.1:${proxy.port} did not let you in yet \\(it closed the connection during the handshake\\); it may be busy, as when a whole class joins at once: trying again in 1 s, up to ${
+        `The server at ws://127\\.0\\.0\\.1:${proxy.port} did not let you in yet \\(it closed the connection during the handshake\\); it may be busy, as when a whole class joins at once: trying again, up to ${
           FIRST_CONNECT_TRIES - 1
         } times`,
       ),
@@ -208,6 +209,93 @@ Deno.test({
     assert.equal(proxy.links, 4, lines.join("\n"));
     assert.ok(lines.includes("EXITED 0"), lines.join("\n"));
     assert.ok(!lines.some((line) => line.includes("ERROR")), lines.join("\n"));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("chat connect --json whose first handshake times out at a busy server tries again, with a waiting event, and signs in", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-first-stall-" });
+  await using server = await startTestServer();
+  // The first connection's handshake gets no answer after the upgrade: the
+  // client's own deadline (HANDSHAKE_TIMEOUT_MS) ends it.
+  await using proxy = new HandshakeCutProxy(server.port, 1, "stall");
+  const sophia = await TestClient.connect(server, "sophia");
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const jojo = connectJson(dir, proxy.port, pub);
+  try {
+    // Before: {"type":"error",...,"text":"ERROR: Cannot connect to
+    // ws://127.0.0.1:PORT: the handshake did not finish within 10 s"}, and
+    // the process ended.
+    await jojo.waitFor(
+      /^\{"type":"welcome".*$/m,
+      WAIT_MS + HANDSHAKE_TIMEOUT_MS,
+    );
+    await jojo.write("hello after the wait\n");
+    await sophia.waitFor(({ text }) => text === "hello after the wait");
+    assert.equal(proxy.cutCount, 1);
+    const lines = jojo.stdout.split("\n");
+    const busy = lines.filter((line) =>
+      line.includes("did not finish the handshake")
+    );
+    assert.equal(busy.length, 1, jojo.stdout);
+    assert.match(
+      busy[0]!,
+      new RegExp(
+        `"type":"notice".*The server at ws://127\\.0\\.0\\.1:${proxy.port} did not finish the handshake within 10 s; it may be busy, as when a whole class joins at once: trying again, up to ${
+          FIRST_CONNECT_TRIES - 1
+        } times`,
+      ),
+    );
+    // A program is told each wait as a reconnection's: the attempt it
+    // waits for, when, and why the last one failed.
+    const waits = lines.filter((line) => line.includes('"state":"waiting"'))
+      .map((line) => JSON.parse(line));
+    assert.equal(waits.length, 1, jojo.stdout);
+    assert.equal(waits[0].type, "connection");
+    assert.equal(waits[0].attempt, 2);
+    assert.ok(!Number.isNaN(Date.parse(waits[0].retryAt)), jojo.stdout);
+    assert.match(waits[0].error, /did not finish within 10 s/);
+    assert.ok(!jojo.stdout.includes('"type":"error"'), jojo.stdout);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "chat connect on a terminal counts down each wait of its first connection, a line a try, and says how to give up",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-first-cut-count-" });
+    await using server = await startTestServer();
+    await using proxy = new HandshakeCutProxy(server.port, 2);
+    await Deno.writeTextFile(
+      join(dir, "public.pem"),
+      (await testKeys()).publicPem,
+    );
+    await using pane = new Pane();
+    await pane.start(connectCommand({ dir, port: proxy.port, user: "jojo" }));
+    const countdown = /^Trying again in \d+ s\.\.\. \(Ctrl-D to give up\)$/;
+    // Before: one line at the first wait, then nothing for the waits after
+    // it (up to 10 s each): the user could not tell whether it hung.
+    const lines = await pane.waitFor(
+      "signed in after two waits",
+      (lines) => lines.includes("SUCCESS: Username registered."),
+    );
+    assert.equal(
+      lines.filter((line) => countdown.test(line)).length,
+      2,
+      lines.join("\n"),
+    );
+    assert.equal(
+      lines.filter((line) => line.includes("did not let you in yet")).length,
+      1,
+      lines.join("\n"),
+    );
     await Deno.remove(dir, { recursive: true });
   },
 });
