@@ -598,9 +598,9 @@ export function fileGivenLine(
     ? []
     : given.filter((member) => !told.has(nameKey(member)));
   if (fresh.length === 0) {
-    return `The key of ${name} went end to end to ${
-      namesList(given)
-    }, the members of ${group} online the server lists`;
+    return `The key of ${name} went end to end to ${namesList(given)}, the ${
+      given.length === 1 ? "member" : "members"
+    } of ${group} online the server lists`;
   }
   const rest = given.length - fresh.length;
   return `The key of ${name} went end to end to ${

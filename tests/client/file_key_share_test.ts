@@ -690,3 +690,15 @@ Deno.test("keyLinesOf says whom the key went to as a notice, first, and each war
   );
   assert.deepEqual(keyLinesOf(undefined, []), []);
 });
+
+Deno.test("fileGivenLine says the member, not the members, when the key went to one", () => {
+  // Before: "went end to end to jojo, the members of haha online ...".
+  assert.equal(
+    fileGivenLine("example.txt", "haha", ["jojo"], null),
+    "The key of example.txt went end to end to jojo, the member of haha online the server lists",
+  );
+  assert.equal(
+    fileGivenLine("example.txt", "haha", ["jojo"], new Set(["jojo"])),
+    "The key of example.txt went end to end to jojo, the member of haha online the server lists",
+  );
+});
