@@ -42,6 +42,15 @@ import { offeredAgainLine } from "../src/client/offered_again.ts";
 import { withLikelyName } from "../src/client/likely_name.ts";
 import { parseCommandLine } from "../src/cli.ts";
 import { PRESS_A_KEY, TAP_RETRY } from "../src/client/reconnect_status.ts";
+import {
+  firstConnectWait,
+  tryingAgainLine,
+} from "../src/client/server_connect.ts";
+import {
+  CutInHandshakeError,
+  HandshakeTimeoutError,
+} from "../src/transport/secure_channel.ts";
+import { HANDSHAKE_TIMEOUT_MS } from "../src/protocol/limits.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -217,4 +226,18 @@ Deno.test("README quotes what chat connect without a host, and with a key withou
 Deno.test("README quotes how a reconnection's wait is cut short, with keys and on a touch screen", () => {
   quoted(`"${PRESS_A_KEY}"`);
   quoted(`"${TAP_RETRY}"`);
+});
+
+Deno.test("README quotes why a first connection waits, and the line that counts each wait down", () => {
+  for (
+    const error of [
+      new CutInHandshakeError(),
+      new HandshakeTimeoutError(HANDSHAKE_TIMEOUT_MS),
+    ]
+  ) {
+    const wait = firstConnectWait(error, "...", 1);
+    assert.ok(wait !== null, String(error));
+    quoted(`"${wait.text}"`);
+  }
+  quoted(`"${tryingAgainLine(4, true)}"`);
 });
