@@ -963,10 +963,16 @@ export class FileReceiver {
     }
     this.#arrived(incoming);
     this.#options.onFinished?.(offer, true);
+    // A group's file names its group, as its first arrival did
+    // ("[Receive notes.txt from Group crew alice]"): not as if sent to
+    // this user alone.
+    const to = offer.group === undefined
+      ? ""
+      : ` to group ${sanitizeForTerminal(offer.group)}`;
     this.#options.print(
       `${sanitizeForTerminal(offer.from)} sent ${
         sanitizeForTerminal(offer.name)
-      } again, which is here already: not saved twice (${
+      }${to} again, which is here already: not saved twice (${
         sanitizeForTerminal(file.path)
       })`,
     );

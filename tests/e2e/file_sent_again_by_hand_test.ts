@@ -77,3 +77,29 @@ Deno.test("chat connect: a file sent again by hand after its sender restarted is
   await quit(bob);
   await quit(again);
 });
+
+Deno.test("chat connect: a group file sent again by hand names its group where the receiver says it is here already", async () => {
+  await using chat = await ServedChat.start("chat-group-file-again-");
+  await chat.serve();
+  const [bob, alice] = await chat.signIn(["bob", "alice"], {
+    acceptFiles: true,
+  });
+  await alice.write("/create crew\n");
+  await alice.waitFor(/SUCCESS: Group 'crew' created and joined\./, WAIT_MS);
+  await bob.write("/join crew\n");
+  await bob.waitFor(/SUCCESS: Joined group 'crew'\./, WAIT_MS);
+  const path = join(chat.dir, "notes.txt");
+  await Deno.writeTextFile(path, "crew notes ".repeat(100));
+  await alice.write(`/groupfile crew ${path}\n`);
+  await bob.waitFor(/\[Receive notes\.txt from Group crew alice\]\./, WAIT_MS);
+  await alice.waitFor(/File notes\.txt sent to group crew/, WAIT_MS);
+  await alice.write(`/groupfile crew ${path}\n`);
+  // Before: "alice sent notes.txt again, ...", as if sent to bob alone.
+  await bob.waitFor(
+    /alice sent notes\.txt to group crew again, which is here already: not saved twice/,
+    WAIT_MS,
+  );
+  assert.deepEqual(await downloads(chat, "bob"), ["notes.txt"]);
+  await quit(bob);
+  await quit(alice);
+});
