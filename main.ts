@@ -61,11 +61,13 @@ import {
   unwrittenText,
 } from "./src/client/stdout_queue.ts";
 import {
+  existingKeyFiles,
   inspectPublicKeyFile,
+  keepingKeysRefusal,
   keyPairExists,
-  keyPairRefusal,
   readPrivateKeyFile,
   readPublicKeyFile,
+  replacingKeysNote,
   writeKeyPair,
   writePublicKeyFile,
 } from "./src/crypto/key_files.ts";
@@ -115,16 +117,19 @@ async function keygen(
     return 1;
   }
   let force = command.force;
-  const refusal = force
+  const existing = force
     ? null
-    : await keyPairRefusal(command.privatePath, command.publicPath);
-  if (refusal !== null) {
+    : await existingKeyFiles(command.privatePath, command.publicPath);
+  if (existing !== null) {
     if (!Deno.stdin.isTerminal()) {
-      console.error(`chat: ${refusal}`);
+      console.error(`chat: ${keepingKeysRefusal(existing)}`);
       return 1;
     }
     let answer: string | null;
     try {
+      // The seed's question alone did not say that keys are there, nor
+      // that a yes replaces the server's key everyone connects with.
+      console.log(replacingKeysNote(existing, command.publicPath));
       answer = prompt("Do you want to create new key pairs? (yes/no):");
     } catch {
       // The question could not be written (stdout a pipe nobody reads any

@@ -3,7 +3,7 @@
  * {@link KeyFileError} whose message names the file and says what to do.
  */
 
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import {
   fingerprint,
   holdsPrivateKey,
@@ -200,6 +200,35 @@ export async function keyPairExists(
 }
 
 /**
+ * Which of `privatePath` and `publicPath` are there already, in a
+ * sentence (`what`), and how many (`them` or `it` in what follows); null
+ * when neither is.
+ */
+export async function existingKeyFiles(
+  privatePath: string,
+  publicPath: string,
+): Promise<{ what: string; them: "them" | "it" } | null> {
+  const hasPrivate = await pathExists(privatePath);
+  const hasPublic = await pathExists(publicPath);
+  if (hasPrivate && hasPublic) {
+    return {
+      what:
+        `${privatePath} and ${publicPath} already exist (chat serve uses them as they are)`,
+      them: "them",
+    };
+  }
+  if (hasPrivate) {
+    return {
+      what:
+        `${privatePath} already exists (chat keygen --public-from ${privatePath} writes its public key)`,
+      them: "it",
+    };
+  }
+  if (hasPublic) return { what: `${publicPath} already exists`, them: "it" };
+  return null;
+}
+
+/**
  * Why `chat keygen` will not write `privatePath` and `publicPath` without
  * --force, naming the ones there and what to do; null when neither is.
  */
@@ -207,18 +236,29 @@ export async function keyPairRefusal(
   privatePath: string,
   publicPath: string,
 ): Promise<string | null> {
-  const hasPrivate = await pathExists(privatePath);
-  const hasPublic = await pathExists(publicPath);
-  if (hasPrivate && hasPublic) {
-    return `${privatePath} and ${publicPath} already exist (chat serve uses them as they are); use --force to replace them`;
-  }
-  if (hasPrivate) {
-    return `${privatePath} already exists (chat keygen --public-from ${privatePath} writes its public key); use --force to replace it`;
-  }
-  if (hasPublic) {
-    return `${publicPath} already exists; use --force to replace it`;
-  }
-  return null;
+  const existing = await existingKeyFiles(privatePath, publicPath);
+  return existing === null ? null : keepingKeysRefusal(existing);
+}
+
+/** keyPairRefusal's words for `existing` (existingKeyFiles). */
+export function keepingKeysRefusal(
+  existing: { what: string; them: "them" | "it" },
+): string {
+  return `${existing.what}; use --force to replace ${existing.them}`;
+}
+
+/**
+ * What `chat keygen` says on a terminal before it asks whether to make new
+ * keys where `existing` are: what a yes replaces, and what that costs (the
+ * server's public key is the one everyone connects with).
+ */
+export function replacingKeysNote(
+  existing: { what: string; them: "them" | "it" },
+  publicPath: string,
+): string {
+  return `${existing.what}. New keys replace ${existing.them}: everyone connecting then needs the new ${
+    basename(publicPath)
+  }.`;
 }
 
 async function readKeyText(path: string, kind: KeyKind): Promise<string> {

@@ -149,6 +149,56 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "chat keygen on a terminal where keys exist says which and what a yes replaces before asking, and keeps them at no",
+  ignore: !(await hasPty()),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await keygen(dir);
+      const before = await Deno.readTextFile(`${dir}/private.pem`);
+      const chat = [
+        Deno.execPath(),
+        ...mainArgs(["keygen", "--bits", "2048", "--out", dir]),
+      ].map(shellQuote).join(" ");
+      const child = onPty(`${chat}; echo "keygen exited $?"`);
+      const input = child.stdin.getWriter();
+      const decoder = new TextDecoder();
+      let screen = "";
+      let typed = false;
+      for await (const chunk of child.stdout) {
+        screen += decoder.decode(chunk, { stream: true });
+        if (!typed && screen.includes("(yes/no):")) {
+          typed = true;
+          await input.write(new TextEncoder().encode("no\r"));
+        }
+        if (/keygen exited \d+/.test(screen)) break;
+      }
+      await input.close().catch(() => {});
+      await child.status;
+      // Before: the seed's question alone, with no word of the keys a yes
+      // replaces (the server's, which everyone's public.pem must match).
+      const asked = screen.slice(0, screen.indexOf("Do you want"));
+      assert.match(
+        asked.replace(/\s+/g, " "),
+        new RegExp(
+          `${dir}/private\\.pem and ${dir}/public\\.pem already exist \\(chat serve uses them as they are\\)\\. New keys replace them: everyone connecting then needs the new public\\.pem`,
+        ),
+      );
+      assert.match(
+        screen,
+        /Do you want to create new key pairs\? \(yes\/no\):/,
+      );
+      assert.match(screen, /Keeping the existing keys\./);
+      assert.match(screen, /keygen exited 0/);
+      assert.equal(await Deno.readTextFile(`${dir}/private.pem`), before);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("chat keygen --public-from writes beside a private key alone the public.pem chat keygen wrote for it, with serve's fingerprint line", async () => {
   const dir = await Deno.makeTempDir();
   try {
