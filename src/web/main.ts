@@ -1652,8 +1652,15 @@ const filesView: FilesViewContext = {
   view: viewKey,
   isIgnored,
   focusInput: () => ui.line.focus(),
+  // Once nothing reconnects (/quit, dismissed, refused): none comes. A
+  // file that saw its connection end after the page stopped reconnecting
+  // (signed in from another tab) waited on the next `relink`, which never
+  // came, and its end was never said.
   relinked: (after) =>
-    files !== null && files !== after && client !== null && !client.isOver
+    quitting || dismissed || keyChanged
+      ? Promise.resolve(null)
+      : files !== null && files !== after && client !== null &&
+          !client.isOver
       ? Promise.resolve(files)
       : relinks.promise,
   leaving: () => quitting || dismissed || keyChanged,
