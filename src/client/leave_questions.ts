@@ -32,6 +32,21 @@ export function filesAtQuit(
     `${one ? "it" : "them"} and leave`;
 }
 
+/**
+ * What a non-interactive `/quit` says of the files it stopped while they
+ * waited to be offered again (`files`: "NAME to bob"): the script asked to
+ * leave, so they are not, and nothing delivers them.
+ */
+export function undeliveredAtQuit(files: readonly string[]): string {
+  const one = files.length === 1;
+  return `Not delivered: ${files.join(", ")} (${
+    one ? "it was" : "they were"
+  } waiting to be offered again); send ${one ? "it" : "them"} again later ` +
+    `and ${one ? "it resumes" : "they resume"} where ${
+      one ? "it" : "they"
+    } stopped`;
+}
+
 /** What an interactive `/quit` (or Ctrl-D) says while lines sent are still pending. */
 export function unconfirmedAtQuit(
   count: number,

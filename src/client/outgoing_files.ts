@@ -123,6 +123,14 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
    * offered stops, each said by its `re` (`settled` resolves once said).
    */
   stopWaiting: () => void;
+  /**
+   * A non-interactive `/quit`: nothing is offered again from now on, and
+   * the files waiting to be are stopped, each said by its `re` as when the
+   * session ends; the others (offered, under way) go on to their outcome.
+   * What was stopped, as "NAME to bob" (sanitized), for the one line that
+   * says it.
+   */
+  stopOffersAgain: () => string[];
 } {
   const { link, relinked, leaving, emit, status } = options;
   const schedule = options.resendSchedule ?? (() => new ResendSchedule());
@@ -144,6 +152,12 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   const heldOffers = new Map<string, Promise<void>>();
   /** The files the user stopped while they waited (cancelResend), by id. */
   const stoppedByYou = new Set<number>();
+  /**
+   * Set by `stopOffersAgain`: the session is about to end (a script's
+   * `/quit`), so no file is offered again and each outcome is final.
+   */
+  let noneAgain = false;
+  const ending = () => leaving() || noneAgain;
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());
@@ -253,7 +267,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           }
         }
         targets = retry;
-        if (targets.length === 0 || leaving()) return;
+        if (targets.length === 0 || ending()) return;
         // Between offers only: a running one is cancelled as a transfer.
         const cancelled = Promise.withResolvers<"cancelled">();
         waiting.set(id, {
@@ -287,7 +301,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       // Not offered again after all (the session ended, /cancel): what was
       // held back is its outcome, final now; not offered at all, that it
       // was stopped.
-      const held = leaving() ? "ended" : "cancelled";
+      const held = ending() ? "ended" : "cancelled";
       for (const one of unsaid.values()) {
         if (one.event !== null) emit({ ...one.event, held });
         else if (!one.offered) {
@@ -719,7 +733,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         ...(declinedMore > 0 ? { declinedMore } : {}),
       };
       const resent = resendTargets(target, outcome, again);
-      if (resent.length === 0 || leaving()) {
+      if (resent.length === 0 || ending()) {
         unsaid.event = null;
         emit(sent);
         return outcome;
@@ -776,6 +790,25 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     stopWaiting: () => {
       for (const pending of waiting.values()) pending.cancel();
       waiting.clear();
+    },
+    stopOffersAgain: () => {
+      noneAgain = true;
+      const stopped: string[] = [];
+      for (const [id, pending] of waiting) {
+        if (pending.why !== "again") continue;
+        waiting.delete(id);
+        pending.cancel();
+        for (const target of pending.targets) {
+          stopped.push(
+            `${sanitizeForTerminal(pending.name)} to ${
+              sanitizeForTerminal(
+                "to" in target ? target.to : `group ${target.group}`,
+              )
+            }`,
+          );
+        }
+      }
+      return stopped;
     },
   };
 }

@@ -36,6 +36,7 @@ import {
   queuedAtQuit,
   unansweredAtLeaving,
   unconfirmedAtQuit,
+  undeliveredAtQuit,
   unsentAtQuit,
 } from "./leave_questions.ts";
 import { sessionCommands } from "./session_commands.ts";
@@ -970,6 +971,23 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     }
     return true;
   };
+  /**
+   * A script's `/quit` (nobody to ask): the files waiting to be offered
+   * again (their recipient away, up to 5 minutes) are not, said once, so
+   * that it leaves once what is under way ends; before, it waited out
+   * those 5 minutes.
+   */
+  const isQuitLine = (line: string | null): boolean => {
+    if (line === null) return false;
+    const action = parse(line);
+    return action?.kind === "command" && action.command.kind === "quit";
+  };
+  const quitWithoutAsking = () => {
+    const stopped = outgoing.stopOffersAgain();
+    if (stopped.length > 0) {
+      emit({ type: "notice", text: undeliveredAtQuit(stopped) });
+    }
+  };
   // Ctrl-D (and a second Ctrl-C) leave as /quit does: asked first too,
   // where they left at once and then waited silently for the files.
   terminal.onLeaveKey(() => askBeforeLeaving("key"));
@@ -1008,6 +1026,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         continue;
       }
       const done = handle(event.line, ++lineNumber);
+      if (done === "quit" && !terminal.interactive) quitWithoutAsking();
       if (done === "quit" && filesGoOn) {
         inputEnded = true;
         continue;
@@ -1039,6 +1058,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             settled.then(() => null),
             nextLine().then((line) => ({ line })),
           ]);
+          // A /quit read meanwhile: this command's file is not offered
+          // again (its recipient away), so that the /quit, pending for the
+          // loop, comes once what is under way ends, not 5 minutes later.
+          if (next !== null && isQuitLine(next.line)) quitWithoutAsking();
           // Any other line stays pending for the loop, after this command.
           if (next === null || !controlsTransfers(next.line)) break;
           pendingLine = null;
@@ -1089,10 +1112,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       consumed: () => (pendingLine = null),
       number: () => ++lineNumber,
       reOf: (line, number) => parse(line)?.id ?? number,
-      isQuit: (line) => {
-        const action = parse(line);
-        return action?.kind === "command" && action.command.kind === "quit";
-      },
+      isQuit: isQuitLine,
       // An interactive /quit asks first, as when connected.
       askToLeave: () => askBeforeLeaving("/quit"),
       showStatus: (line) => status.showConnection(line),
