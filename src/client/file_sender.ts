@@ -38,18 +38,19 @@ import { offerWithPatience } from "./offer_with_patience.ts";
 import { TAKEN_BACK } from "./offer_withdrawal.ts";
 import { SentFiles, type SentFileSteps } from "./sent_file_steps.ts";
 import {
-  type KeyLine,
-  keyLinesOf,
-  type SharedKey,
-  withRealName,
-} from "./file_key_share.ts";
+  cancelledByYou,
+  freshTransfer,
+  heardOfTransfer,
+  isSettled,
+  refusedOffer,
+  type SentTransfer,
+  signedFileEnd,
+  transferOutcome,
+  unlessStopped,
+} from "./sent_transfer.ts";
+import { type KeyLine, keyLinesOf, type SharedKey } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
-import {
-  formatBytes,
-  type RecipientResult,
-  type SentFileOutcome,
-  withUnnamed,
-} from "./render.ts";
+import { formatBytes, type SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
 
@@ -93,7 +94,7 @@ export const OFFER_DIGEST_MAX_BYTES = 64 * 1024 * 1024;
  */
 export const OFFER_DIGEST_BUDGET_MS = 250;
 
-interface Outgoing {
+interface Outgoing extends SentTransfer {
   /** The file the user typed that this sends (`send`'s `fileNumber`). */
   fileNumber: number | undefined;
   name: string;
@@ -101,19 +102,11 @@ interface Outgoing {
   target: SendTarget;
   sent: number;
   resumedAt: number;
-  acked: number;
-  results: Map<string, RecipientResult>;
-  cancelled: string | null;
-  /** Ended by a lost connection, not by anyone's choice. */
-  broken: boolean;
-  /** Stopped by this user's /cancel, which says so itself. */
-  byYou: boolean;
   /**
    * The whole file's SHA-256 (hex, not keyed) once its `file_end` went
    * out: a recipient may have it whole though we never heard so.
    */
   ended: string | null;
-  wake: () => void;
 }
 
 /** A transfer being sent, as /transfers shows it. */
@@ -275,13 +268,11 @@ export class FileSender {
 
   /** Stops sending `xfer` (/cancel); every recipient is told. */
   cancel(xfer: number): boolean {
-    const outgoing = this.#outgoing.get(xfer);
-    if (outgoing === undefined || outgoing.cancelled !== null) return false;
-    this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
-    outgoing.cancelled = "you cancelled it";
-    outgoing.byYou = true;
-    outgoing.wake();
-    return true;
+    return cancelledByYou(
+      this.#outgoing,
+      xfer,
+      (cancel) => this.#client.post(cancel),
+    );
   }
 
   /**
@@ -399,10 +390,10 @@ export class FileSender {
         // Stopped (/cancel, the second /quit) while its key goes: it ends
         // now, not once the key's answer comes, which may be never (a
         // server that does not answer; the session waited on for it).
-        const shared = await Promise.race([
+        const shared = await unlessStopped(
           this.#shareKey(target, key, name, size),
-          ...(steps === null ? [] : [steps.stopped.then(() => null)]),
-        ]);
+          steps,
+        );
         if (shared === null) return { ...TAKEN_BACK, name, results: [] };
         if (shared.kind === "refused") {
           return {
@@ -489,13 +480,7 @@ export class FileSender {
       }
       if (reply.t !== "file_ready") {
         sayGiven();
-        return {
-          kind: "refused",
-          text: "text" in reply
-            ? withRealName(reply.text, keyFields.name ?? name, name)
-            : "ERROR: Refused",
-          ...(reply.t === "error" ? { code: reply.code } : {}),
-        };
+        return refusedOffer(reply, keyFields.name ?? name, name);
       }
       sayOffered();
       sayKeyLines();
@@ -520,13 +505,8 @@ export class FileSender {
         target,
         sent: start,
         resumedAt: start,
-        acked: start,
-        results: new Map(),
-        cancelled: null,
-        broken: false,
-        byYou: false,
         ended: null,
-        wake: () => {},
+        ...freshTransfer(start),
       };
       if (start > 0) onResumed(start, size);
       this.#outgoing.set(xfer, outgoing);
@@ -536,8 +516,7 @@ export class FileSender {
         // Those who accepted past what the header names (accepted_more)
         // answer too.
         const everyone = reply.recipients.length + (reply.accepted_more ?? 0);
-        const settled = () =>
-          outgoing.cancelled !== null || outgoing.results.size >= everyone;
+        const settled = () => isSettled(outgoing, everyone);
         // The file is read a block at a time (a read is an operation on
         // another thread, whose hand-over costs more than the copy at 128
         // KiB) and hashed a block at a time; each chunk of the block is then
@@ -637,14 +616,8 @@ export class FileSender {
           const plain = hash.digestHex();
           const sha256 = await cipher.keyedDigest(plain);
           // A group file: signed, so a member cannot pass off its own.
-          const sig = await signer?.sign(sha256);
           this.#client.post(
-            {
-              t: "file_end",
-              xfer,
-              sha256,
-              ...(sig === undefined ? {} : { sig }),
-            },
+            await signedFileEnd(xfer, sha256, signer),
             undefined,
             true,
           );
@@ -654,17 +627,12 @@ export class FileSender {
           await new Promise<void>((resolve) => (outgoing.wake = resolve));
           onProgress({ sent, acked: outgoing.acked, size });
         }
-        const results = withUnnamed(
-          reply.recipients.map((recipient) =>
-            outgoing.results.get(recipient) ??
-              {
-                name: recipient,
-                ok: false,
-                reason: outgoing.cancelled ?? "no answer",
-              }
-          ),
-          outgoing.results,
-        );
+        const outcome = transferOutcome(outgoing, {
+          name,
+          size,
+          recipients: reply.recipients,
+          everyone,
+        });
         // The offer's size and hash are the contract: a file that grew (or
         // shrank past what was read) went as it was when offered, which the
         // sender is told rather than left to think all of it went.
@@ -674,25 +642,16 @@ export class FileSender {
         // Said only of a file to be offered again (its end went out, so a
         // recipient may have it whole: FileSender `whole`).
         const ended = outgoing.ended === null ? {} : { sha256: outgoing.ended };
-        const again = results.some((r) => !r.ok && r.resumable === true);
-        return outgoing.results.size >= everyone
+        const again = outcome.results.some((r) =>
+          !r.ok && r.resumable === true
+        );
+        return outcome.kind === "finished"
           ? {
-            kind: "finished",
-            name,
-            size,
-            results,
+            ...outcome,
             ...(now === size ? {} : { sizeNow: now }),
             ...(again ? ended : {}),
           }
-          : {
-            kind: "cancelled",
-            name,
-            reason: outgoing.cancelled ?? "",
-            results,
-            ...(outgoing.broken ? { broken: true } : {}),
-            ...(outgoing.byYou ? { byYou: true } : {}),
-            ...(outgoing.broken || again ? ended : {}),
-          };
+          : { ...outcome, ...(outgoing.broken || again ? ended : {}) };
       } finally {
         this.#outgoing.delete(xfer);
       }
@@ -707,25 +666,7 @@ export class FileSender {
       message.t !== "file_cancel"
     ) return;
     const outgoing = this.#outgoing.get(message.xfer);
-    if (outgoing === undefined) return;
-    switch (message.t) {
-      case "file_progress":
-        outgoing.acked = Math.max(outgoing.acked, message.acked);
-        break;
-      case "file_result":
-        outgoing.results.set(message.name, {
-          name: message.name,
-          ok: message.ok,
-          reason: message.reason,
-          ...(message.resumable ? { resumable: true } : {}),
-        });
-        break;
-      case "file_cancel":
-        // The server also tells the sender of its own cancel: its reason stays.
-        outgoing.cancelled ??= message.reason;
-        break;
-    }
-    outgoing.wake();
+    if (outgoing !== undefined) heardOfTransfer(outgoing, message);
   }
 }
 

@@ -20,29 +20,36 @@ import {
   type ChatClient,
   type Incoming,
 } from "../client/chat_client.ts";
-import { fileKeyForOffer, fileKeyOfOffer } from "../client/file_key.ts";
+import { fileKeyOfOffer } from "../client/file_key.ts";
+import { fileKeyForOffer } from "../client/file_key.ts";
 import {
   type KeyLine,
   keyLinesOf,
   type ReceivedKey,
   type SharedKey,
-  withRealName,
 } from "../client/file_key_share.ts";
 import { offerWithPatience } from "../client/offer_with_patience.ts";
 import { reasonForSender } from "../client/reason_for_sender.ts";
 import { TAKEN_BACK } from "../client/offer_withdrawal.ts";
 import { SentFiles, type SentFileSteps } from "../client/sent_file_steps.ts";
 import {
+  cancelledByYou,
+  freshTransfer,
+  heardOfTransfer,
+  isSettled,
+  refusedOffer,
+  type SentTransfer,
+  signedFileEnd,
+  transferOutcome,
+  unlessStopped,
+} from "../client/sent_transfer.ts";
+import {
   FILE_TAG_BYTES,
   FileCipher,
   newFileKey,
 } from "../crypto/file_cipher.ts";
 import { type FileSigner, verifyFileEnd } from "../crypto/file_signature.ts";
-import {
-  type RecipientResult,
-  type SentFileOutcome,
-  withUnnamed,
-} from "../client/render.ts";
+import type { SentFileOutcome } from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Place } from "../client/in_turn.ts";
 import {
@@ -198,7 +205,12 @@ export interface ReceiveCallbacks {
   failed(offer: FileOfferNotice, reason: string): void;
 }
 
-interface Outgoing {
+/**
+ * A transfer being sent (sent_transfer.ts); stopped by this user (/cancel,
+ * the second /quit: `byYou`), who was told so then, the file ends, as the
+ * terminal's (file_sender.ts).
+ */
+interface Outgoing extends SentTransfer {
   /** The file the user sent that this is (`send`'s `fileNumber`). */
   fileNumber: number | undefined;
   name: string;
@@ -206,16 +218,6 @@ interface Outgoing {
   target: FileTarget;
   /** Where the data started (0, or what every recipient held). */
   resumedAt: number;
-  acked: number;
-  results: Map<string, RecipientResult>;
-  cancelled: string | null;
-  /**
-   * This user stopped it (/cancel, the second /quit), and was told so then:
-   * the file ends, as the terminal's (file_sender.ts).
-   */
-  byYou: boolean;
-  broken: boolean;
-  wake: () => void;
 }
 
 interface Receiving {
@@ -451,13 +453,11 @@ export class WebFiles {
 
   /** Stops sending `xfer`; false when it has already ended. */
   #cancelSending(xfer: number): boolean {
-    const outgoing = this.#outgoing.get(xfer);
-    if (outgoing === undefined || outgoing.cancelled !== null) return false;
-    this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
-    outgoing.cancelled = "you cancelled it";
-    outgoing.byYou = true;
-    outgoing.wake();
-    return true;
+    return cancelledByYou(
+      this.#outgoing,
+      xfer,
+      (cancel) => this.#client.post(cancel),
+    );
   }
 
   /**
@@ -592,10 +592,10 @@ export class WebFiles {
       // now, not once the key's answer comes, which may be never (the
       // page's connection closing meanwhile said it not sent), as the
       // terminal's (file_sender.ts).
-      const shared = await Promise.race([
+      const shared = await unlessStopped(
         this.#keys.share(target, key, name, size),
-        ...(steps === null ? [] : [steps.stopped.then(() => null)]),
-      ]);
+        steps,
+      );
       if (shared === null) return { ...TAKEN_BACK, name, results: [] };
       if (shared.kind === "refused") {
         return {
@@ -655,13 +655,7 @@ export class WebFiles {
       (reply.t === "error" && reply.code === "declined")
     ) sayOffered();
     if (reply.t !== "file_ready") {
-      return {
-        kind: "refused",
-        text: "text" in reply
-          ? withRealName(reply.text, keyFields.name ?? name, name)
-          : "ERROR: Refused",
-        ...(reply.t === "error" ? { code: reply.code } : {}),
-      };
+      return refusedOffer(reply, keyFields.name ?? name, name);
     }
     if (steps !== null) steps.step = "transfer";
     const { xfer, recipients } = reply;
@@ -683,12 +677,7 @@ export class WebFiles {
       size,
       target,
       resumedAt: start,
-      acked: start,
-      results: new Map(),
-      cancelled: null,
-      byYou: false,
-      broken: false,
-      wake: () => {},
+      ...freshTransfer(start),
     };
     this.#outgoing.set(xfer, outgoing);
     // Stopped (/cancel) as it started: it stops now.
@@ -696,8 +685,7 @@ export class WebFiles {
     // Those who accepted past what the header names (accepted_more) answer
     // too.
     const everyone = recipients.length + (reply.accepted_more ?? 0);
-    const settled = () =>
-      outgoing.cancelled !== null || outgoing.results.size >= everyone;
+    const settled = () => isSettled(outgoing, everyone);
     const waitForNews = () =>
       new Promise<void>((resolve) => (outgoing.wake = resolve));
     try {
@@ -729,14 +717,8 @@ export class WebFiles {
         // Keyed (file_cipher.ts): the server cannot tell a file by it.
         // A group file: signed, so a member cannot pass off its own.
         const keyed = await cipher.keyedDigest(sha256);
-        const sig = await signer?.sign(keyed);
         this.#client.post(
-          {
-            t: "file_end",
-            xfer,
-            sha256: keyed,
-            ...(sig === undefined ? {} : { sig }),
-          },
+          await signedFileEnd(xfer, keyed, signer),
           undefined,
           true,
         );
@@ -746,27 +728,7 @@ export class WebFiles {
         await waitForNews();
       }
       callbacks.progress(outgoing.acked, size);
-      const results = withUnnamed(
-        recipients.map((recipient) =>
-          outgoing.results.get(recipient) ??
-            {
-              name: recipient,
-              ok: false,
-              reason: outgoing.cancelled ?? "no answer",
-            }
-        ),
-        outgoing.results,
-      );
-      return outgoing.results.size >= everyone
-        ? { kind: "finished", name, size, results }
-        : {
-          kind: "cancelled",
-          name,
-          reason: outgoing.cancelled ?? "",
-          results,
-          ...(outgoing.broken ? { broken: true } : {}),
-          ...(outgoing.byYou ? { byYou: true } : {}),
-        };
+      return transferOutcome(outgoing, { name, size, recipients, everyone });
     } finally {
       this.#outgoing.delete(xfer);
     }
@@ -778,28 +740,12 @@ export class WebFiles {
       case "file_progress":
       case "file_result": {
         const outgoing = this.#outgoing.get(message.xfer);
-        if (outgoing === undefined) return;
-        if (message.t === "file_progress") {
-          outgoing.acked = Math.max(outgoing.acked, message.acked);
-        } else {
-          outgoing.results.set(message.name, {
-            name: message.name,
-            ok: message.ok,
-            reason: message.reason,
-            // Its connection broke: offered again, it may resume.
-            ...(message.resumable ? { resumable: true } : {}),
-          });
-        }
-        outgoing.wake();
+        if (outgoing !== undefined) heardOfTransfer(outgoing, message);
         return;
       }
       case "file_cancel": {
         const outgoing = this.#outgoing.get(message.xfer);
-        if (outgoing !== undefined) {
-          // The server also tells the sender of its own cancel: its reason stays.
-          outgoing.cancelled ??= message.reason;
-          outgoing.wake();
-        }
+        if (outgoing !== undefined) heardOfTransfer(outgoing, message);
         if (this.#offering.has(message.xfer)) {
           this.#endedEarly.set(message.xfer, message);
         }
