@@ -119,9 +119,21 @@ export async function startBrowserChat(...serveArgs: string[]) {
       name: string,
       ...extra: string[]
     ): Promise<ChatProcess> {
+      return await this.terminalAt(port, configHome, name, ...extra);
+    },
+    /**
+     * A terminal client (see terminalIn) that connects to `at`: a proxy's
+     * port in front of the server.
+     */
+    async terminalAt(
+      at: number | string,
+      configHome: string | null,
+      name: string,
+      ...extra: string[]
+    ): Promise<ChatProcess> {
       const client = new ChatProcess([
         "connect",
-        `127.0.0.1:${port}`,
+        `127.0.0.1:${at}`,
         "--pub",
         `${dir}/public.pem`,
         "--user",
@@ -506,6 +518,33 @@ export async function transferNumber(
   const n = /^\s*(\d+)\./.exec(line ?? "")?.[1];
   assert.ok(n !== undefined, `${pattern} in ${JSON.stringify(lines)}`);
   return n;
+}
+
+/** Writes `size` random bytes to `path`; returns them. */
+export async function randomFile(
+  path: string,
+  size: number,
+): Promise<Uint8Array> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  }
+  await Deno.writeFile(path, bytes);
+  return bytes;
+}
+
+/** Opens group `group`'s conversation on `page`, once its list shows it. */
+export async function openGroup(page: Page, group: string): Promise<void> {
+  await page.waitForFunction(
+    (name: string) =>
+      document.getElementById("groups")?.textContent?.includes(`#${name}`),
+    { timeout: WAIT_MS },
+    group,
+  );
+  const [button] = await page.$$(
+    `xpath/.//ul[@id='groups']//button[text()='#${group}']`,
+  );
+  await button!.click();
 }
 
 /** Sends the file at `path` from the page (its File… input) to the conversation open. */

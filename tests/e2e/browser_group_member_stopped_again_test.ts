@@ -20,7 +20,9 @@ import {
   LEAK_CHECKS_OFF,
   logRows,
   NO_MESSAGE_RATE,
+  openGroup,
   openPage,
+  randomFile,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -29,7 +31,6 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
-import { ChatProcess } from "../_helpers/process.ts";
 
 const SIZE = 6 * 1024 * 1024;
 
@@ -39,34 +40,24 @@ Deno.test({
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
-    const proxy = new HoldingProxy(Number(new URL(chat.url).port));
-    const bob = new ChatProcess([
-      "connect",
-      `127.0.0.1:${proxy.port}`,
-      "--pub",
-      `${chat.dir}/public.pem`,
-      "--user",
-      "bob",
-      "--accept-files",
-      "all",
-      "--downloads",
-      `${chat.dir}/bob`,
-      "--open-with",
-      "true",
-    ]);
+    const port = new URL(chat.url).port;
+    const proxy = new HoldingProxy(Number(port));
     try {
-      await bob.waitFor(/SUCCESS: Username registered\./);
-      const downloads = `${chat.dir}/downloads`;
-      await Deno.mkdir(downloads);
-      const carol = await chat.terminal(
-        "carol",
-        "--accept-files",
-        "all",
-        "--downloads",
-        downloads,
-        "--open-with",
-        "true",
-      );
+      // Each saves what comes without asking, in a folder of its own.
+      const saving = async (name: string, at: number | string) => {
+        const downloads = `${chat.dir}/downloads-${name}`;
+        await Deno.mkdir(downloads);
+        return await chat.terminalAt(at, null, name, ...[
+          "--accept-files",
+          "all",
+          "--downloads",
+          downloads,
+          "--open-with",
+          "true",
+        ]);
+      };
+      const bob = await saving("bob", proxy.port);
+      const carol = await saving("carol", port);
       const problems: string[] = [];
       const page = await signedInPage(chat, "webby", problems);
       await chat.keysOf("webby");
@@ -76,19 +67,8 @@ Deno.test({
         await member.write("/join team\n");
         await member.waitFor(/Joined group 'team'/);
       }
-      await page.waitForFunction(
-        () => document.getElementById("groups")?.textContent?.includes("#team"),
-        { timeout: WAIT_MS },
-      );
-      const [team] = await page.$$(
-        "xpath/.//ul[@id='groups']//button[text()='#team']",
-      );
-      await team!.click();
-      const bytes = new Uint8Array(SIZE);
-      for (let at = 0; at < SIZE; at += 65536) {
-        crypto.getRandomValues(bytes.subarray(at, at + 65536));
-      }
-      await Deno.writeFile(`${chat.dir}/big.bin`, bytes);
+      await openGroup(page, "team");
+      await randomFile(`${chat.dir}/big.bin`, SIZE);
       // bob holds 2 MiB of it; the group goes on at his pace until he is gone.
       proxy.holdAt(proxy.downBytes + 2 * 1024 * 1024);
       await upload(page, `${chat.dir}/big.bin`);
@@ -121,10 +101,7 @@ Deno.test({
         said,
       );
       assert.deepEqual(problems, []);
-      await carol.write("/quit\n");
     } finally {
-      bob.kill();
-      await bob.finish();
       await proxy.close();
     }
   },
