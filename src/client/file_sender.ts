@@ -35,7 +35,7 @@ import { briefClause, type ChatClient } from "./chat_client.ts";
 import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { offerWithPatience } from "./offer_with_patience.ts";
-import { TAKEN_BACK } from "./offer_withdrawal.ts";
+import { takeBackOffer, TAKEN_BACK } from "./offer_withdrawal.ts";
 import { SentFiles, type SentFileSteps } from "./sent_file_steps.ts";
 import {
   cancelledByYou,
@@ -217,13 +217,7 @@ export class FileSender {
   withdraw(offer: number): boolean {
     const offered = this.#offered.get(offer);
     if (offered === undefined) return false;
-    this.#client.post({
-      t: "file_cancel",
-      xfer: 0,
-      offer,
-      reason: "withdrawn",
-    });
-    offered.withdraw();
+    takeBackOffer(this.#client, offer, offered.withdraw);
     return true;
   }
 

@@ -11,6 +11,22 @@
 import type { ChatClient, Reply } from "./chat_client.ts";
 
 /**
+ * Takes back offer `offer` (its request id) before its answers are in
+ * (/cancel, the second /quit): the server tells its recipients, whose
+ * questions go; `withdraw` ends the sender's wait for its reply. A server
+ * that does not know this (`xfer` 0 is no transfer) ignores it, and the
+ * transfer is cancelled when its reply comes (cancelCrossedReply).
+ */
+export function takeBackOffer(
+  client: ChatClient,
+  offer: number,
+  withdraw: () => void,
+): void {
+  client.post({ t: "file_cancel", xfer: 0, offer, reason: "withdrawn" });
+  withdraw();
+}
+
+/**
  * After the offer whose reply is `offered` was taken back: a reply that
  * crossed the withdrawal (or came from a server that ignored it) starts
  * nothing, since the transfer it opens is cancelled at once.

@@ -30,7 +30,7 @@ import {
 } from "../client/file_key_share.ts";
 import { offerWithPatience } from "../client/offer_with_patience.ts";
 import { reasonForSender } from "../client/reason_for_sender.ts";
-import { TAKEN_BACK } from "../client/offer_withdrawal.ts";
+import { takeBackOffer, TAKEN_BACK } from "../client/offer_withdrawal.ts";
 import { SentFiles, type SentFileSteps } from "../client/sent_file_steps.ts";
 import {
   cancelledByYou,
@@ -414,13 +414,7 @@ export class WebFiles {
       case "offered": {
         const offered = this.#mine.get(entry.offer);
         if (offered === undefined) return false;
-        this.#client.post({
-          t: "file_cancel",
-          xfer: 0,
-          offer: entry.offer,
-          reason: "withdrawn",
-        });
-        offered.withdraw();
+        takeBackOffer(this.#client, entry.offer, offered.withdraw);
         return true;
       }
       case "sending":
