@@ -44,3 +44,44 @@ Deno.test("TurnBudget keeps timers running under a loop that never leaves the mi
     clearInterval(ticker);
   }
 });
+
+Deno.test("TurnBudget ends its turns with the nextTurn it is given", async () => {
+  let clock = 0;
+  let scheduled = 0;
+  const turns = new TurnBudget(20, () => clock, (task) => {
+    scheduled++;
+    setImmediate(task);
+  });
+  assert.equal(turns.check(), null);
+  assert.equal(scheduled, 1);
+  clock = 20;
+  const wait = turns.check();
+  assert.notEqual(wait, null);
+  assert.equal(scheduled, 1, "one mark per turn");
+  await wait;
+  assert.equal(turns.check(), null);
+  assert.equal(scheduled, 2, "a new turn, a new mark");
+  await new Promise((resolve) => setImmediate(resolve));
+});
+
+Deno.test("TurnBudget ended by setImmediate keeps timers running under a loop that never leaves the microtask queue", async () => {
+  // As the server makes it (serve.ts): an immediate set inside an
+  // immediate runs only after the next round's timers.
+  const turns = new TurnBudget(5, () => performance.now(), (task) => {
+    setImmediate(task);
+  });
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 1);
+  try {
+    const started = performance.now();
+    while (performance.now() - started < 200) {
+      const wait = turns.check();
+      if (wait !== null) await wait;
+      else await Promise.resolve();
+    }
+    assert.ok(ticks >= 5, `the interval ticked ${ticks} times in 200 ms`);
+  } finally {
+    clearInterval(ticker);
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+});
