@@ -10,6 +10,7 @@ import type {
   MessagePosition,
   NewMessage,
   NewPublicMessage,
+  Recipient,
   StoredMessage,
 } from "./store.ts";
 import type { SQLInputValue } from "node:sqlite";
@@ -107,18 +108,7 @@ export class MessageQueries {
     if (message.clientId !== undefined) {
       this.#sentIds.record(message.fromKey, message.clientId, position);
     }
-    for (const recipient of message.recipients) {
-      // A recipient listed twice counts once, delivered if either says so.
-      this.#tx.run(
-        `INSERT INTO deliveries (message_id, user_key, delivered)
-         VALUES (?, ?, ?)
-         ON CONFLICT (message_id, user_key) DO UPDATE
-           SET delivered = max(delivered, excluded.delivered)`,
-        id,
-        recipient.userKey,
-        recipient.delivered ? 1 : 0,
-      );
-    }
+    this.#insertDeliveries(id, message.recipients);
     // With a cap: who waits for it, for what each is owed, and whether it
     // is owed to no one at all.
     if (this.#cap.enabled) {
@@ -137,6 +127,29 @@ export class MessageQueries {
       if (!owedToSomeone && message.kind !== "public") this.#cap.mayBeFree(id);
     }
     return position;
+  }
+
+  /**
+   * One delivery row per recipient, up to DELIVERY_ROWS_PER_INSERT in one
+   * statement: a group's message ran one INSERT per member.
+   */
+  #insertDeliveries(id: number, recipients: readonly Recipient[]): void {
+    for (
+      let first = 0;
+      first < recipients.length;
+      first += DELIVERY_ROWS_PER_INSERT
+    ) {
+      const rows = Math.min(
+        DELIVERY_ROWS_PER_INSERT,
+        recipients.length - first,
+      );
+      const params: SQLInputValue[] = [];
+      for (let i = first; i < first + rows; i++) {
+        const recipient = recipients[i]!;
+        params.push(id, recipient.userKey, recipient.delivered ? 1 : 0);
+      }
+      this.#tx.run(deliveryInsertSql(rows), ...params);
+    }
   }
 
   lastMessageId(): number {
@@ -346,4 +359,22 @@ export class MessageQueries {
       String(seq),
     );
   }
+}
+
+/** Recipients' rows in one INSERT at most (3 values each). */
+const DELIVERY_ROWS_PER_INSERT = 64;
+/** The INSERT for n rows at index n, made at first use. */
+const DELIVERY_INSERT_SQL: string[] = [];
+
+/**
+ * The INSERT of `rows` deliveries. A recipient listed twice counts once,
+ * delivered if either says so: the upsert sees the rows inserted before it
+ * in the same statement.
+ */
+function deliveryInsertSql(rows: number): string {
+  return DELIVERY_INSERT_SQL[rows] ??=
+    `INSERT INTO deliveries (message_id, user_key, delivered)
+     VALUES ${Array(rows).fill("(?, ?, ?)").join(", ")}
+     ON CONFLICT (message_id, user_key) DO UPDATE
+       SET delivered = max(delivered, excluded.delivered)`;
 }

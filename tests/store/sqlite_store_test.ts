@@ -588,6 +588,60 @@ Deno.test("pendingFor returns undelivered messages oldest first and markDelivere
   });
 });
 
+Deno.test("appendMessage stores one delivery row per recipient past one INSERT's 64 rows, and a recipient listed twice once, delivered if either entry says so", () => {
+  withMemoryStore((store) => {
+    const members = Array.from({ length: 70 }, (_, i) => `m${i}`);
+    addUsers(store, "alice", ...members);
+    store.createGroup("crowd", "crowd", "alice", 1);
+    for (const user of ["alice", ...members]) {
+      store.addMember("crowd", user, user, 1);
+    }
+    // Odd members have it; m0 is listed first as waiting, then (in the
+    // next INSERT's rows) as having it; m1 the other way round; m2 twice
+    // waiting; m68 waiting, then having it, in one INSERT.
+    const recipients = members.map((userKey, i) => ({
+      userKey,
+      delivered: i % 2 === 1,
+    }));
+    recipients.push(
+      { userKey: "m0", delivered: true },
+      { userKey: "m1", delivered: false },
+      { userKey: "m2", delivered: false },
+      // Twice in the same INSERT (rows 65-73 go in the second).
+      { userKey: "m68", delivered: true },
+    );
+    const { id } = store.appendMessage({
+      ts: 5,
+      kind: "group",
+      groupKey: "crowd",
+      fromKey: "alice",
+      fromName: "alice",
+      body: encoder.encode("to everyone"),
+      recipients,
+    });
+    members.forEach((member, i) => {
+      const waiting = i % 2 === 0 && i !== 0 && i !== 68;
+      assert.deepEqual(
+        store.pendingFor(member, 10).map((m) => m.id),
+        waiting ? [id] : [],
+        member,
+      );
+    });
+    // Each member got it (as history) whether waiting or not: a row each.
+    for (const member of members) {
+      assert.deepEqual(
+        store.history(
+          { kind: "group", groupKey: "crowd", viewerKey: member },
+          10,
+        )
+          .map((m) => m.id),
+        [id],
+        member,
+      );
+    }
+  });
+});
+
 Deno.test("appendMessage keeps the body as opaque bytes and ids only grow", () => {
   withMemoryStore((store) => {
     addUsers(store, "alice");
