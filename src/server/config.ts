@@ -157,6 +157,13 @@ export interface ConnectionLimits {
    */
   maxHandshakeFrameReads: number;
   maxFrameReads: number;
+  /**
+   * Reads of an upgraded socket under 512 bytes a second, and at once; past
+   * them the socket is not read for 100 ms, so the kernel gathers what
+   * trickles in (paced_reads.ts). A rate of 0 turns it off.
+   */
+  smallReadsPerSecond: number;
+  smallReadBurst: number;
   /** A peer that has not finished the close handshake by then is cut off. */
   closeTimeoutMs: number;
   /** The HTTP request (its headers) must have arrived within this. */
@@ -223,6 +230,10 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     maxMessageFragments: 64,
     maxHandshakeFrameReads: 64,
     maxFrameReads: 4096,
+    // Messages (20 a second), acks and a fast file's acks (one per MiB) are
+    // far fewer; a peer sending a byte per segment made hundreds.
+    smallReadsPerSecond: 32,
+    smallReadBurst: 128,
     closeTimeoutMs: 4000,
     headersTimeoutMs: 5000,
     // Generous: a class behind one NAT address shares it.

@@ -494,6 +494,8 @@ export async function startServer(
     maxMessageFragments: limits.maxMessageFragments,
     maxHandshakeFrameReads: limits.maxHandshakeFrameReads,
     maxFrameReads: limits.maxFrameReads,
+    smallReadsPerSecond: limits.smallReadsPerSecond,
+    smallReadBurst: limits.smallReadBurst,
     closeTimeoutMs: limits.closeTimeoutMs,
     headersTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutSeconds: limits.idleTimeoutSeconds,

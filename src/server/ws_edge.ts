@@ -38,6 +38,7 @@ import { SendBuffers } from "./send_buffers.ts";
 import { DirectWrites } from "./direct_write.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
 import { ReadRelease } from "./ws_read_release.ts";
+import { paceReads } from "./paced_reads.ts";
 import { addressGroup, isLoopback } from "./address_group.ts";
 import {
   forwardedClient,
@@ -102,6 +103,13 @@ export interface EdgeOptions {
    */
   maxHandshakeFrameReads: number;
   maxFrameReads: number;
+  /**
+   * Reads under 512 bytes of an upgraded socket a second, and at once,
+   * before it is not read for a while (paced_reads.ts); a rate of 0: no
+   * pacing.
+   */
+  smallReadsPerSecond: number;
+  smallReadBurst: number;
   /** After our Close (or the peer's), the socket is destroyed by then. */
   closeTimeoutMs: number;
   /**
@@ -566,6 +574,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       const why = refused.get(front) ?? options.admit(group, address);
       if (why !== null) return void socket.end(unavailable(why));
       wss.handleUpgrade(request, socket, head, (ws) => {
+        // The TCP socket's reads, over TLS too: what a trickle costs most.
+        paceReads(front, options);
         const conn = new WsConnection(
           ws,
           address,

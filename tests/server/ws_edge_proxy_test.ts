@@ -51,6 +51,8 @@ async function edgeBehindProxy(overrides: Partial<EdgeOptions> = {}) {
     maxMessageFragments: 64,
     maxHandshakeFrameReads: 64,
     maxFrameReads: 4096,
+    smallReadsPerSecond: 64,
+    smallReadBurst: 256,
     closeTimeoutMs: 1000,
     headersTimeoutMs: 5000,
     idleTimeoutSeconds: 0,

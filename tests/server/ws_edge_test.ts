@@ -397,6 +397,8 @@ async function edgeWith(
     maxMessageFragments: 1024,
     maxHandshakeFrameReads: 4096,
     maxFrameReads: 4096,
+    smallReadsPerSecond: 64,
+    smallReadBurst: 256,
     closeTimeoutMs: 1000,
     headersTimeoutMs: 5000,
     idleTimeoutSeconds: 0,

@@ -50,6 +50,8 @@ async function tlsEdge(
     maxMessageFragments: 1024,
     maxHandshakeFrameReads: 4096,
     maxFrameReads: 4096,
+    smallReadsPerSecond: 64,
+    smallReadBurst: 256,
     closeTimeoutMs: 1000,
     headersTimeoutMs,
     idleTimeoutSeconds: 0,

@@ -1,0 +1,98 @@
+/**
+ * Reads of a socket paced by how many are small: a peer whose reads come
+ * many and tiny stops being read for a while, so that the kernel gathers
+ * what it sends meanwhile and the next read takes it all at once.
+ *
+ * Why: each read costs the server about as much whatever it carries (a
+ * wake-up, a buffer, a turn of `ws`'s parser and of ws_read_release.ts), and
+ * the bytes limits say nothing about reads. 60 peers each sending valid
+ * pings a byte per TCP segment (16,700 segments a second) took the server
+ * from 1 % to 31 % of a core and 57 MiB more memory. Honest peers' reads are
+ * whole frames (a sealed message is at least 31 bytes on the wire, most far
+ * more) a few dozen times a second at most, or large (a file), and are never
+ * paced; a read left waiting loses no bytes and, most of the time, no
+ * throughput: the kernel keeps taking them.
+ *
+ * Stopping the stream (`socket.pause()`) would not do: the socket reads on
+ * into the stream's buffer (up to 16 KiB) and hands each read over on its
+ * own when resumed. The handle's `readStop`/`readStart` (node's, which Deno
+ * implements natively) stop the reads themselves. A socket whose handle has
+ * no such methods is not paced.
+ */
+
+import type { Socket } from "node:net";
+import { TokenBucket } from "./rate_limit.ts";
+
+/** Reads this large or larger are never counted: their cost is their bytes. */
+export const SMALL_READ_BYTES = 512;
+
+/**
+ * How long a socket out of small reads is not read: long enough that a
+ * trickle of bytes is gathered into one read, short enough that a message
+ * behind them is not noticeably late.
+ */
+export const READ_PAUSE_MS = 100;
+
+/** Reads of upgraded sockets, and pauses (all connections; tests read it). */
+export const readPaceStats = { reads: 0, pauses: 0 };
+
+/** The handle methods used here, as node's `LibuvStreamWrap` has them. */
+interface ReadingHandle {
+  readStart(): number;
+  readStop(): number;
+  reading?: boolean;
+}
+
+export interface ReadPaceLimits {
+  /** Reads under SMALL_READ_BYTES a second, and at once; a rate of 0: no pacing. */
+  smallReadsPerSecond: number;
+  smallReadBurst: number;
+}
+
+/**
+ * Paces `socket`'s reads from now on (it counts every read in
+ * {@link readPaceStats} either way), until it closes.
+ */
+export function paceReads(socket: Socket, limits: ReadPaceLimits): void {
+  const bucket = limits.smallReadsPerSecond > 0
+    ? new TokenBucket(
+      limits.smallReadsPerSecond,
+      limits.smallReadBurst,
+      performance.now(),
+    )
+    : null;
+  let pause: ReturnType<typeof setTimeout> | null = null;
+  socket.on("data", (chunk: Uint8Array) => {
+    readPaceStats.reads++;
+    if (bucket === null || pause !== null) return;
+    if (chunk.byteLength >= SMALL_READ_BYTES) return;
+    if (bucket.take(performance.now())) return;
+    // Not reading already (the stream's buffer is full): nothing to stop.
+    const handle = readingHandle(socket);
+    if (handle === null || handle.reading === false) return;
+    if (handle.readStop() !== 0) return;
+    readPaceStats.pauses++;
+    // `reading` stays true: the stream, resumed meanwhile, would otherwise
+    // start the handle again at once (node's Socket._read).
+    pause = setTimeout(() => {
+      pause = null;
+      if (socket.destroyed || readingHandle(socket) !== handle) return;
+      handle.readStart();
+    }, READ_PAUSE_MS);
+  });
+  socket.once("close", () => {
+    if (pause !== null) clearTimeout(pause);
+  });
+}
+
+function readingHandle(socket: Socket): ReadingHandle | null {
+  const handle = (socket as unknown as { _handle?: unknown })._handle as
+    | Partial<ReadingHandle>
+    | null
+    | undefined;
+  if (
+    handle == null || typeof handle.readStop !== "function" ||
+    typeof handle.readStart !== "function"
+  ) return null;
+  return handle as ReadingHandle;
+}

@@ -1,0 +1,96 @@
+/**
+ * A peer sending valid pings a byte per TCP segment, against a real server
+ * on an ephemeral port: every segment was a read of its own (a wake-up, a
+ * buffer, a turn of the parser), 16,700 a second from 60 such peers. The
+ * server counts the reads of upgraded sockets (readPaceStats); a trickler's
+ * are bounded by the small-read rate, and honest users are never paused.
+ */
+
+import assert from "node:assert/strict";
+import { assertStillChatting, bystanders } from "../_helpers/bystanders.ts";
+import { startTestServer } from "../_helpers/chat.ts";
+import { clientFrame, Opcode, TcpChatPeer } from "../_helpers/raw_tcp.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
+import { READ_PAUSE_MS, readPaceStats } from "../../src/server/paced_reads.ts";
+import { DEFAULT_CONNECTION_LIMITS } from "../../src/server/config.ts";
+
+/** `peer` once the server is past its handshake (an unregistered `list`). */
+async function pastHandshake(peer: TcpChatPeer): Promise<TcpChatPeer> {
+  const reply = await peer.request({ t: "list" });
+  assert.equal(reply.t, "error", JSON.stringify(reply));
+  return peer;
+}
+
+/**
+ * Sends `pings` masked pings a byte per write, each write after a timer's
+ * turn (the server reads each before the next, unless it does not read),
+ * while reading the pongs; resolves once every pong is back.
+ */
+async function tricklePings(peer: TcpChatPeer, pings: number): Promise<void> {
+  // Each write its own segment, as an attacker's would be (no Nagle).
+  (peer.tcp.conn as Deno.TcpConn).setNoDelay(true);
+  let pongs = 0;
+  const reading = (async () => {
+    while (pongs < pings) {
+      const frame = await peer.tcp.readFrame(WAIT_MS);
+      assert.ok(frame !== null, `closed after ${pongs} pongs`);
+      if (frame.opcode === Opcode.pong) pongs++;
+    }
+  })();
+  const ping = clientFrame(Opcode.ping, new Uint8Array(0));
+  for (let i = 0; i < pings; i++) {
+    for (const byte of ping) {
+      assert.ok(await peer.tcp.write(new Uint8Array([byte])), "write failed");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+  await reading;
+}
+
+Deno.test("startServer reads a peer that sends a byte per segment no more often than its small-read rate and pauses allow, while others chat", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  const peer = await pastHandshake(
+    await TcpChatPeer.connect(server.port, server.spki),
+  );
+  try {
+    const pings = 400;
+    const writes = pings * clientFrame(Opcode.ping, new Uint8Array(0)).length;
+    const readsBefore = readPaceStats.reads;
+    const started = performance.now();
+    const chatting = assertStillChatting(users, "while a peer trickles");
+    await tricklePings(peer, pings);
+    await chatting;
+    const seconds = (performance.now() - started) / 1000;
+    const reads = readPaceStats.reads - readsBefore;
+    const { smallReadsPerSecond, smallReadBurst } = DEFAULT_CONNECTION_LIMITS;
+    // The burst, the rate, one read after each pause, and a few for
+    // alice and bob's messages (a handful each).
+    const bound = smallReadBurst +
+      (smallReadsPerSecond + 1000 / READ_PAUSE_MS) * seconds + 20;
+    assert.ok(
+      reads <= bound,
+      `${reads} reads of ${writes} one-byte writes in ${
+        seconds.toFixed(1)
+      } s, over ${Math.floor(bound)}`,
+    );
+  } finally {
+    peer.tcp.close();
+  }
+});
+
+Deno.test("startServer never pauses the reads of honest users sending a burst of messages", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  const pausesBefore = readPaceStats.pauses;
+  // A connection's whole message burst (40), less the check's own line.
+  const burst = DEFAULT_CONNECTION_LIMITS.messageBurst - 1;
+  const said = [];
+  for (let i = 0; i < burst; i++) said.push(users.alice.client.say(`l${i}`));
+  for (const reply of await Promise.all(said)) assert.equal(reply.t, "ok");
+  await users.bob.waitFor((m) =>
+    m.message.t === "public" && m.text === `l${burst - 1}`
+  );
+  await assertStillChatting(users, "after a burst");
+  assert.equal(readPaceStats.pauses, pausesBefore);
+});
