@@ -12,15 +12,21 @@
  * A comeback is owed by a session that lasted `comebackSettledMs` (config.ts,
  * 30 s) and ended within `comebackWithinMs` (2 minutes); it is used once
  * (the session it opens owes the next), and only when the address's
- * ordinary sign-ins cannot pay. So one name signed in and out in a loop
- * comes back free at most once per 30 s (two lines on everyone's screen),
+ * ordinary sign-ins cannot pay. A session that follows an owed end owes one
+ * too however short it was, up to MAX_QUICK_COMEBACKS in a row: Wi-Fi that
+ * drops again 12 s after a drop left a class of 30 behind one address to
+ * the sign-ins (10 a minute), its last laptop refused for minutes. So one
+ * name signed in and out in a loop comes back free at most 4 times per 30 s
+ * (8 lines on everyone's screen),
  * and the names of one address together at most as many at once as it may
  * hold connections (`maxConnectionsPerAddress`, 64), and that many a minute:
  * an address's sign-ins past its bursts (30 ordinary, 64 comebacks) are at
  * most 10 + 64 a minute, 148 joined and left lines, against 26 lines a
  * second unlimited. A class of 40 whose Wi-Fi drops every 30 s needs 35
  * comebacks per drop (the sign-in rate pays 5): the 64 a minute keep up,
- * the burst covering what is short for ten minutes of such drops.
+ * the burst covering what is short for ten minutes of such drops. Two drops
+ * of a class of 30 within seconds take 60 of the 64 at once; a third waits
+ * for the minute's rate.
  *
  * @module
  */
@@ -36,11 +42,32 @@ export interface ComebackTimes {
   withinMs: number;
 }
 
+/**
+ * Comebacks in a row that a session shorter than `settledMs` owes: a flaky
+ * Wi-Fi's drops, a few seconds apart, each owed (after a settled session).
+ */
+export const MAX_QUICK_COMEBACKS = 3;
+
+/**
+ * Sessions signed in (by address group and name key) remembered at most:
+ * past it, the oldest are forgotten (an end of theirs owes a comeback only
+ * if they had settled). One per signed-in name.
+ */
+const MAX_OPEN = 65_536;
+
 /** A session's end that owes a comeback. */
 interface Ended {
   /** The key it had proven (its fingerprint). */
   fingerprint: string;
   at: number;
+  /** Unsettled sessions in a row it ended (0: it had settled). */
+  quick: number;
+}
+
+/** A session signed in: since when, after how many unsettled in a row. */
+interface Open {
+  since: number;
+  quick: number;
 }
 
 export class Comebacks {
@@ -51,6 +78,8 @@ export class Comebacks {
    * when a name ends again), so the stale ones are dropped from the front.
    */
   readonly #ended = new Map<string, Ended>();
+  /** Sessions signed in, by the same key, in the order they began. */
+  readonly #open = new Map<string, Open>();
 
   /** When this server started: ends before it are the store's to tell. */
   readonly #startedAt: number;
@@ -80,9 +109,20 @@ export class Comebacks {
     this.#prune(now);
     const key = endKey(group, name);
     this.#ended.delete(key);
-    if (now - since >= this.#times.settledMs) {
-      this.#ended.set(key, { fingerprint, at: now });
-    }
+    const open = this.#open.get(key);
+    this.#open.delete(key);
+    const quick = this.#owes(open?.quick ?? MAX_QUICK_COMEBACKS, since, now);
+    if (quick !== null) this.#ended.set(key, { fingerprint, at: now, quick });
+  }
+
+  /**
+   * What the end at `now` of a session begun at `since`, after `quick`
+   * unsettled ones in a row, owes: a comeback after that many unsettled
+   * ones (0 if it settled), or null: none.
+   */
+  #owes(quick: number, since: number, now: number): number | null {
+    if (now - since >= this.#times.settledMs) return 0;
+    return quick < MAX_QUICK_COMEBACKS ? quick + 1 : null;
   }
 
   /**
@@ -109,8 +149,10 @@ export class Comebacks {
     }
     const { live, lastSeen } = before;
     if (live !== undefined) {
+      const quick = this.#open.get(endKey(group, name))?.quick ??
+        MAX_QUICK_COMEBACKS;
       return live.fingerprint === fingerprint &&
-        now - live.since >= this.#times.settledMs;
+        this.#owes(quick, live.since, now) !== null;
     }
     this.#prune(now);
     const ended = this.#ended.get(endKey(group, name));
@@ -130,7 +172,19 @@ export class Comebacks {
    * the session it opens owes the next.
    */
   signedIn(group: string, name: string, now: number, comeback: boolean): void {
-    this.#ended.delete(endKey(group, name));
+    const key = endKey(group, name);
+    const ended = this.#ended.get(key);
+    this.#ended.delete(key);
+    // A session still open that this one takes over ends now.
+    const taken = this.#open.get(key);
+    this.#open.delete(key);
+    const quick = ended?.quick ??
+      (taken === undefined ? null : this.#owes(taken.quick, taken.since, now));
+    // Paid or free, a session after an owed end keeps its place in the row.
+    this.#open.set(key, { since: now, quick: quick ?? MAX_QUICK_COMEBACKS });
+    if (this.#open.size > MAX_OPEN) {
+      this.#open.delete(this.#open.keys().next().value!);
+    }
     if (comeback) this.#byAddress.take(group, now);
   }
 

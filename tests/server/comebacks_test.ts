@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Comebacks } from "../../src/server/comebacks.ts";
+import { Comebacks, MAX_QUICK_COMEBACKS } from "../../src/server/comebacks.ts";
 
 const TIMES = { settledMs: 30_000, withinMs: 120_000 };
 /** A server started long before (no restart to come back from). */
@@ -47,12 +47,19 @@ Deno.test("Comebacks owes nothing for a session shorter than settledMs: a loop o
   const comebacks = new Comebacks(64, TIMES, STARTED);
   comebacks.ended("a", "mallory", "k", 0, 29_999);
   assert.deepEqual(comeBack(comebacks, "a", ["mallory"], 30_000), []);
-  // A short session after a long one: the long one's end is spent by the
-  // sign-in that followed it, however it was paid.
+  // Short sessions after a long one (Wi-Fi dropping again and again): the
+  // long one's end is spent by the sign-in that followed it, however it was
+  // paid, and each short one owes the next, MAX_QUICK_COMEBACKS in a row.
   comebacks.ended("a", "mallory", "k", 30_000, 70_000);
-  comebacks.signedIn("a", "mallory", 70_001, false);
-  comebacks.ended("a", "mallory", "k", 70_001, 71_000);
-  assert.deepEqual(comeBack(comebacks, "a", ["mallory"], 71_001), []);
+  let now = 70_001;
+  comebacks.signedIn("a", "mallory", now, false);
+  for (let i = 0; i < MAX_QUICK_COMEBACKS; i++) {
+    comebacks.ended("a", "mallory", "k", now, now + 999);
+    now += 1000;
+    assert.deepEqual(comeBack(comebacks, "a", ["mallory"], now), ["mallory"]);
+  }
+  comebacks.ended("a", "mallory", "k", now, now + 999);
+  assert.deepEqual(comeBack(comebacks, "a", ["mallory"], now + 1000), []);
 });
 
 Deno.test("Comebacks counts a session still signed in from the address as ending now", () => {
@@ -99,4 +106,32 @@ Deno.test("Comebacks with no connection limit per address lets none back free", 
   const comebacks = new Comebacks(0, TIMES, STARTED);
   comebacks.ended("a", "sophia", "k", 0, 40_000);
   assert.deepEqual(comeBack(comebacks, "a", ["sophia"], 41_000), []);
+});
+
+Deno.test("Comebacks lets a name back from drops in quick succession after a settled session, MAX_QUICK_COMEBACKS in a row, then it pays", () => {
+  const comebacks = new Comebacks(64, TIMES, STARTED);
+  comebacks.signedIn("a", "ann", 0, false);
+  comebacks.ended("a", "ann", "k", 0, 40_000);
+  let now = 40_000;
+  assert.deepEqual(comeBack(comebacks, "a", ["ann"], now), ["ann"]);
+  // Flaky Wi-Fi: dropped again every 2 s, far under settledMs.
+  for (let i = 0; i < MAX_QUICK_COMEBACKS; i++) {
+    comebacks.ended("a", "ann", "k", now, now + 2000);
+    now += 2000;
+    assert.deepEqual(comeBack(comebacks, "a", ["ann"], now), ["ann"], `${i}`);
+  }
+  comebacks.ended("a", "ann", "k", now, now + 2000);
+  assert.equal(comebacks.may("a", "ann", "k", now + 2000), false);
+});
+
+Deno.test("Comebacks lets a name back over its own session still open from a quick comeback (a drop not noticed yet)", () => {
+  const comebacks = new Comebacks(64, TIMES, STARTED);
+  comebacks.ended("a", "ann", "k", 0, 40_000);
+  assert.deepEqual(comeBack(comebacks, "a", ["ann"], 40_000), ["ann"]);
+  const live = { live: { fingerprint: "k", since: 40_000 } };
+  assert.equal(comebacks.may("a", "ann", "k", 42_000, live), true);
+  // A name never settled owes nothing, live or not.
+  comebacks.signedIn("a", "bob", 40_000, false);
+  const bob = { live: { fingerprint: "k", since: 40_000 } };
+  assert.equal(comebacks.may("a", "bob", "k", 42_000, bob), false);
 });
