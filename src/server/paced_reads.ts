@@ -49,6 +49,30 @@ export interface ReadPaceLimits {
   smallReadBurst: number;
 }
 
+/** The message rate the default small-read limits are made for (config.ts). */
+const DEFAULT_MESSAGES_PER_SECOND = 20;
+
+/**
+ * The small-read limits for a server whose connections may send
+ * `messagesPerSecond` chat messages a second: the defaults' room over the
+ * default rate grows with a rate the operator raised, and a rate of 0 (no
+ * limit: a bench, a trusted lab) turns pacing off. Why: each message of a
+ * fast honest sender can be a small read of its own, and a sender waiting
+ * for its replies (a few unanswered at a time) would send a few messages per
+ * pause: paced at the default, a raised rate would be worth nothing.
+ */
+export function readPaceFor(
+  messagesPerSecond: number,
+  limits: ReadPaceLimits,
+): ReadPaceLimits {
+  if (messagesPerSecond <= 0) return { ...limits, smallReadsPerSecond: 0 };
+  const scale = Math.max(1, messagesPerSecond / DEFAULT_MESSAGES_PER_SECOND);
+  return {
+    smallReadsPerSecond: Math.ceil(limits.smallReadsPerSecond * scale),
+    smallReadBurst: Math.ceil(limits.smallReadBurst * scale),
+  };
+}
+
 /**
  * Paces `socket`'s reads from now on (it counts every read in
  * {@link readPaceStats} either way), until it closes.

@@ -54,6 +54,7 @@ import { TurnBatch } from "./turn_batch.ts";
 import { WritePath } from "./write_path.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 import { TrustedProxies } from "./forwarded_for.ts";
+import { readPaceFor } from "./paced_reads.ts";
 
 // Kept importable from here, as they were before the core was split.
 export { defaultLog, sanitizedLog } from "./server_log.ts";
@@ -494,8 +495,7 @@ export async function startServer(
     maxMessageFragments: limits.maxMessageFragments,
     maxHandshakeFrameReads: limits.maxHandshakeFrameReads,
     maxFrameReads: limits.maxFrameReads,
-    smallReadsPerSecond: limits.smallReadsPerSecond,
-    smallReadBurst: limits.smallReadBurst,
+    ...readPaceFor(limits.messagesPerSecond, limits),
     closeTimeoutMs: limits.closeTimeoutMs,
     headersTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutSeconds: limits.idleTimeoutSeconds,

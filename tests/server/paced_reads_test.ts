@@ -11,7 +11,11 @@ import { assertStillChatting, bystanders } from "../_helpers/bystanders.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { clientFrame, Opcode, TcpChatPeer } from "../_helpers/raw_tcp.ts";
 import { WAIT_MS } from "../_helpers/patience.ts";
-import { READ_PAUSE_MS, readPaceStats } from "../../src/server/paced_reads.ts";
+import {
+  READ_PAUSE_MS,
+  readPaceFor,
+  readPaceStats,
+} from "../../src/server/paced_reads.ts";
 import { DEFAULT_CONNECTION_LIMITS } from "../../src/server/config.ts";
 
 /** `peer` once the server is past its handshake (an unregistered `list`). */
@@ -92,5 +96,42 @@ Deno.test("startServer never pauses the reads of honest users sending a burst of
     m.message.t === "public" && m.text === `l${burst - 1}`
   );
   await assertStillChatting(users, "after a burst");
+  assert.equal(readPaceStats.pauses, pausesBefore);
+});
+
+Deno.test("readPaceFor keeps the defaults at the default message rate, grows them with a raised one, and turns pacing off with no message limit", () => {
+  const defaults = {
+    smallReadsPerSecond: DEFAULT_CONNECTION_LIMITS.smallReadsPerSecond,
+    smallReadBurst: DEFAULT_CONNECTION_LIMITS.smallReadBurst,
+  };
+  assert.deepEqual(readPaceFor(20, defaults), defaults);
+  assert.deepEqual(readPaceFor(5, defaults), defaults);
+  assert.deepEqual(readPaceFor(200, defaults), {
+    smallReadsPerSecond: defaults.smallReadsPerSecond * 10,
+    smallReadBurst: defaults.smallReadBurst * 10,
+  });
+  assert.equal(readPaceFor(0, defaults).smallReadsPerSecond, 0);
+});
+
+Deno.test("startServer with no message limit (--rate 0) never pauses a sender keeping a few messages unanswered, each its own small read", async () => {
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
+  });
+  await using users = await bystanders(server);
+  const pausesBefore = readPaceStats.pauses;
+  // Far past the default burst of small reads: 4 unanswered at a time, as
+  // the bench's senders and a script with the rate lifted send.
+  const lines = 16 * DEFAULT_CONNECTION_LIMITS.smallReadBurst;
+  let next = 0;
+  const sender = async () => {
+    while (next < lines) {
+      const reply = await users.alice.client.say(`q${next++}`);
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+    }
+  };
+  await Promise.all([sender(), sender(), sender(), sender()]);
+  await users.bob.waitFor((m) =>
+    m.message.t === "public" && m.text === `q${lines - 1}`
+  );
   assert.equal(readPaceStats.pauses, pausesBefore);
 });
