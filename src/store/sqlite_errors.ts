@@ -8,7 +8,10 @@ import { StoreError } from "./store.ts";
 /**
  * The failures said in words, by SQLite's primary result code
  * (https://sqlite.org/rescode.html). `errstr` is sqlite3_errstr() of that
- * code: the fixed English text SQLite starts its message with.
+ * code (and SQLite's older or longer wordings of it): the fixed English
+ * text SQLite starts its message with, matched at the start only, as
+ * other messages go on with names and values ("UNIQUE constraint failed:
+ * corrupt_reports.id", "no such table: ...", json()'s "malformed JSON").
  */
 const KNOWN_FAILURES: readonly {
   resultCode: number;
@@ -18,48 +21,48 @@ const KNOWN_FAILURES: readonly {
 }[] = [
   {
     resultCode: 26, // SQLITE_NOTADB
-    errstr: /file is not a database/,
+    errstr: /^file is (?:encrypted or is )?not a database/,
     code: "not_a_database",
     explain: (path) =>
       `The file ${path} is not a chat database: move it away or choose another data folder`,
   },
   {
     resultCode: 11, // SQLITE_CORRUPT
-    errstr: /malformed|corrupt/,
+    errstr: /^(?:database disk image is malformed|malformed database schema)/,
     code: "corrupt",
     explain: (path) =>
       `The database ${path} is damaged: restore it from a backup, or move it away to start afresh`,
   },
   {
     resultCode: 14, // SQLITE_CANTOPEN
-    errstr: /unable to open database file/,
+    errstr: /^unable to open database file/,
     code: "cannot_open",
     explain: (path) =>
       `Cannot open the database ${path}: check that its folder exists and that you may write to it`,
   },
   {
     resultCode: 8, // SQLITE_READONLY
-    errstr: /readonly database/,
+    errstr: /^attempt to write a readonly database/,
     code: "read_only",
     explain: (path) =>
       `Cannot write to the database ${path}: check the permissions of the file and its folder`,
   },
   {
     resultCode: 13, // SQLITE_FULL
-    errstr: /database or disk is full/,
+    errstr: /^database or disk is full/,
     code: "disk_full",
     explain: (path) => `Cannot write to the database ${path}: the disk is full`,
   },
   {
     resultCode: 5, // SQLITE_BUSY
-    errstr: /database is locked/,
+    errstr: /^database is locked/,
     code: "busy",
     explain: (path) =>
       `The database ${path} is locked by another process: stop the other chat server using it`,
   },
   {
     resultCode: 6, // SQLITE_LOCKED
-    errstr: /database table is locked/,
+    errstr: /^database table is locked/,
     code: "busy",
     explain: (path) =>
       `The database ${path} is locked by another process: stop the other chat server using it`,

@@ -60,3 +60,42 @@ Deno.test("translate leaves a constraint failure alone though a name in it says 
   );
   assert.equal(translate(error, "/data/chat.db"), error);
 });
+
+Deno.test("translate leaves Deno's own errors alone whose words say corrupt or malformed after SQLite's text", async () => {
+  // Deno's node:sqlite gives no errcode: the words are all there is, and a
+  // table named corrupt_..., or json() given bad JSON, is no damaged file.
+  await using dir = await tempDir("sqlite_errors");
+  const db = new DatabaseSync(`${dir.path}/chat.db`);
+  try {
+    db.exec("CREATE TABLE corrupt_reports (id INTEGER PRIMARY KEY)");
+    db.exec("INSERT INTO corrupt_reports VALUES (1)");
+    for (
+      const sql of [
+        "INSERT INTO corrupt_reports VALUES (1)",
+        "SELECT * FROM no_such_corrupt",
+        "SELECT json('not json')",
+      ]
+    ) {
+      let thrown: unknown = null;
+      try {
+        db.exec(sql);
+      } catch (error) {
+        thrown = error;
+      }
+      assert.ok(thrown instanceof Error, sql);
+      assert.equal(translate(thrown, "/data/chat.db"), thrown, sql);
+    }
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("translate knows SQLite's older wording of a file that is not a database without an errcode", () => {
+  const error = Object.assign(
+    new Error("file is encrypted or is not a database"),
+    { code: "ERR_SQLITE_ERROR" },
+  );
+  const translated = translate(error, "/data/chat.db");
+  assert.ok(translated instanceof StoreError, String(translated));
+  assert.equal(translated.code, "not_a_database");
+});
