@@ -704,8 +704,9 @@ export class E2eSessions {
       ...[
         ...details,
         `Check with ${name} (/verify ${name} shows your safety number with the new key), then accept it with /trust ${name}`,
-        ...forgotten.map(forgottenLine),
       ].map(noticeLine),
+      // Messages dropped: an error, as its "ERROR: " says, in the block.
+      ...forgotten.map((change) => errorLine(forgottenLine(change))),
     ]);
     return change;
   }

@@ -22,6 +22,7 @@ import {
   emptyE2eState,
   encodeE2eState,
 } from "../../src/client/e2e_state.ts";
+import type { E2eLine } from "../../src/client/e2e_lines.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
@@ -37,6 +38,8 @@ export interface E2ePeer {
   e2e: E2eSessions;
   identities: KnownIdentities;
   notes: string[];
+  /** The same lines as notify gave them, with their kinds. */
+  lines: E2eLine[];
   /** Every e2e_private received, with its body. */
   inbox: { message: E2ePrivate; body: Uint8Array }[];
   /** A new E2eSessions from the state last saved (a client restart). */
@@ -71,6 +74,7 @@ export async function e2ePeer(
     }
   });
   const notes: string[] = [];
+  const lines: E2eLine[] = [];
   const inbox: E2ePeer["inbox"] = [];
   client.onMessage(({ message, body }) => {
     if (message.t === "e2e_private") {
@@ -91,7 +95,10 @@ export async function e2ePeer(
         saved = encodeE2eState(current);
         return Promise.resolve();
       },
-      notify: (lines) => notes.push(...lines.map(({ text }) => text)),
+      notify: (said) => {
+        lines.push(...said);
+        notes.push(...said.map(({ text }) => text));
+      },
       ...(ignored === undefined ? {} : { ignored }),
     });
   const peer: E2ePeer = {
@@ -102,6 +109,7 @@ export async function e2ePeer(
     e2e: sessions(state),
     identities,
     notes,
+    lines,
     inbox,
     restart: () => {
       peer.state = decodeE2eState(saved);

@@ -396,6 +396,13 @@ Deno.test("E2eSessions keeps at most MAX_KEY_CHANGES changed keys waiting for /t
       ),
       alice.notes.join("\n"),
     );
+    // Said as the error it is (an e2e error, in --json too), not a notice
+    // though it comes in the changed key's block.
+    assert.deepEqual(
+      alice.lines.filter(({ text }) => text.startsWith("ERROR: Too many"))
+        .map(({ kind }) => kind),
+      ["error"],
+    );
     // Forgotten is not accepted: carol's old key is still the one known,
     // and her next message announces the change again and waits.
     assert.equal(
