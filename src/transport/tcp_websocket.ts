@@ -56,6 +56,7 @@ import {
   upgradeRequest,
   WebSocketUpgradeError,
 } from "./websocket_upgrade.ts";
+import { refusalBody, refusalBytesWanted } from "./refusal_body.ts";
 import { writeAll } from "./write_all.ts";
 
 /**
@@ -400,9 +401,12 @@ export class TcpWebSocketConnection implements Connection {
       await checkUpgradeResponse(
         head,
         key,
-        head.status === 101
-          ? ""
-          : decoder.decode(this.#buffer.subarray(this.#start, this.#end)),
+        head.status === 101 ? "" : decoder.decode(
+          refusalBody(
+            head.fields,
+            this.#buffer.subarray(this.#start, this.#end),
+          ),
+        ),
       );
       // What follows the header is frames already.
     } catch (error) {
@@ -429,17 +433,23 @@ export class TcpWebSocketConnection implements Connection {
   }
 
   /**
-   * Reads the body of a refusal as far as its Content-Length says, within
-   * the header's bound and the upgrade's time: the reference server says
-   * there why it refused. What did not come is left out.
+   * Reads the body of a refusal as far as its Content-Length says, or to
+   * the end of its first chunk when chunked (refusal_body.ts), within the
+   * header's bound and the upgrade's time: the reference server says there
+   * why it refused. What did not come is left out.
    */
   async #readRefusal(fields: Map<string, string>): Promise<void> {
-    const length = Number(fields.get("content-length") ?? 0);
-    if (!Number.isSafeInteger(length) || length <= 0) return;
-    const want = Math.min(this.#start + length, MAX_RESPONSE_HEAD_BYTES);
     try {
-      while (this.#end < want && await this.#readMore(want)) {
-        // Reading on.
+      for (;;) {
+        const want = Math.min(
+          this.#start +
+            refusalBytesWanted(
+              fields,
+              this.#buffer.subarray(this.#start, this.#end),
+            ),
+          MAX_RESPONSE_HEAD_BYTES,
+        );
+        if (this.#end >= want || !await this.#readMore(want)) return;
       }
     } catch {
       // Cut off by the upgrade's timer, or reset: the refusal stands.

@@ -149,3 +149,21 @@ Deno.test("explainConnectError gives any other status by its number", async () =
     `Cannot connect to ${url}: the server answered the WebSocket upgrade with status 500, not 101: is it a chat server, and is that its port?`,
   );
 });
+
+Deno.test("explainConnectError quotes a streamed (chunked) answer's words, not its chunk size", async () => {
+  const { text, url } = await explainedAnswer(() =>
+    new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("not here\n"));
+          controller.close();
+        },
+      }),
+      { status: 404 },
+    )
+  );
+  assert.equal(
+    text,
+    `Cannot connect to ${url}: that address answers HTTP but is not a chat server (status 404: 'not here')`,
+  );
+});
