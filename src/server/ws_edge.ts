@@ -213,6 +213,16 @@ const CROSS_ORIGIN =
   "Refused: only this chat server's own page may connect from a browser\n";
 
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
+  // Checked once here, so that setReceiverLimits, which only raises, never
+  // throws at a connection's handshake.
+  if (
+    options.maxPayloadBytes < options.maxHandshakePayloadBytes ||
+    options.maxFrameReads < options.maxHandshakeFrameReads
+  ) {
+    throw new RangeError(
+      "A session's limits (maxPayloadBytes, maxFrameReads) must be at least the handshake's",
+    );
+  }
   const sockets = new Set<Socket>();
   const perGroup = new Map<string, number>();
   /** Sockets let in whose handshake is not done, and their groups. */
@@ -731,6 +741,14 @@ export function setReceiverLimits(
   ) {
     throw new Error(
       "This version of ws has no _receiver._maxPayload or _maxBufferedChunks: see setReceiverLimits in src/server/ws_edge.ts",
+    );
+  }
+  // Exported for tests/server/ws_receiver_limits_test.ts: a caller that
+  // would lower a limit (limits swapped, a handshake's given) is a bug, not
+  // a choice, and fails here rather than shrink every connection.
+  if (bytes < receiver._maxPayload || reads < receiver._maxBufferedChunks) {
+    throw new RangeError(
+      `setReceiverLimits only raises limits: ${bytes} bytes and ${reads} reads are under the ${receiver._maxPayload} and ${receiver._maxBufferedChunks} the connection has`,
     );
   }
   receiver._maxPayload = bytes;

@@ -89,3 +89,37 @@ Deno.test("setReceiverLimits with the default limits keeps one unfinished frame 
     .find((value) => typeof value === "number");
   assert.equal(status, 1008);
 });
+
+Deno.test("setReceiverLimits refuses to lower a limit: swapped or handshake limits are a bug", () => {
+  const receiver = raisedReceiver();
+  const asWs = { _receiver: receiver } as unknown as Parameters<
+    typeof setReceiverLimits
+  >[0];
+  assert.throws(
+    () =>
+      setReceiverLimits(
+        asWs,
+        DEFAULT_CONNECTION_LIMITS.maxHandshakePayloadBytes,
+        DEFAULT_CONNECTION_LIMITS.maxFrameReads,
+      ),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      setReceiverLimits(
+        asWs,
+        DEFAULT_CONNECTION_LIMITS.maxPayloadBytes,
+        DEFAULT_CONNECTION_LIMITS.maxHandshakeFrameReads,
+      ),
+    RangeError,
+  );
+  const fields = receiver as unknown as {
+    _maxPayload: number;
+    _maxBufferedChunks: number;
+  };
+  assert.equal(fields._maxPayload, DEFAULT_CONNECTION_LIMITS.maxPayloadBytes);
+  assert.equal(
+    fields._maxBufferedChunks,
+    DEFAULT_CONNECTION_LIMITS.maxFrameReads,
+  );
+});
