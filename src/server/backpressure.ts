@@ -91,23 +91,36 @@ export class QueueGauge {
 }
 
 /**
+ * A recipient at a look: its id, the bytes queued for it, and, where known,
+ * the bytes it has taken so far (a count that only grows: Connection.taken).
+ */
+export type StallLook<Id> = readonly [
+  id: Id,
+  backlog: number,
+  taken?: number | undefined,
+];
+
+/**
  * Which recipients to cut off when senders have been held back a whole stall
- * period: only those that took nothing in that period (their backlog did not
- * fall), the most queued first, each with how many periods in a row it has
- * taken nothing (`periods`). One whose backlog fell is not: under a flood
- * the server's own sealing, or a machine shared with the clients, can take
- * longer than a stall period to drain half the bound, and cutting the
- * recipient with the most queued then cut healthy clients (1,688 in one
- * bench cell, issue 21).
+ * period: only those that took nothing in that period, the most queued
+ * first, each with how many periods in a row it has taken nothing
+ * (`periods`). One that took something is not: under a flood the server's
+ * own sealing, or a machine shared with the clients, can take longer than a
+ * stall period to drain half the bound, and cutting the recipient with the
+ * most queued then cut healthy clients (1,688 in one bench cell, issue 21).
+ * What it took is what it is said to have taken (`taken`), else what is
+ * queued for it falling: that also grows by what senders sent before they
+ * were held, and under load a slow reader's grew by more than it read in a
+ * period (slow_reader_stall_test: cut after 91 of 400 messages).
  */
 export class StallWatch<Id> {
-  #last = new Map<Id, number>();
+  #last = new Map<Id, StallLook<Id>>();
   /** Of the stuck at the last look, how many looks in a row each was. */
   #streaks = new Map<Id, number>();
 
   /** Forgets what was seen: call when senders are held back anew. */
-  start(backlogs: Iterable<readonly [Id, number]>): void {
-    this.#last = new Map(backlogs);
+  start(looks: Iterable<StallLook<Id>>): void {
+    this.#last = new Map([...looks].map((look) => [look[0], look]));
     this.#streaks = new Map();
   }
 
@@ -117,25 +130,29 @@ export class StallWatch<Id> {
   }
 
   /**
-   * Told each connection's backlog now (a stall period after the last
-   * look), the stuck one with the most queued, or null: all moved.
+   * Told each connection now (a stall period after the last look), the
+   * stuck one with the most queued, or null: all moved.
    */
-  stuck(backlogs: Iterable<readonly [Id, number]>): Id | null {
-    return this.allStuck(backlogs)[0] ?? null;
+  stuck(looks: Iterable<StallLook<Id>>): Id | null {
+    return this.allStuck(looks)[0] ?? null;
   }
 
   /**
-   * Told each connection's backlog now (a stall period after the last
-   * look), every stuck one, the most queued first: none when all moved.
+   * Told each connection now (a stall period after the last look), every
+   * stuck one, the most queued first: none when all moved.
    */
-  allStuck(backlogs: Iterable<readonly [Id, number]>): Id[] {
+  allStuck(looks: Iterable<StallLook<Id>>): Id[] {
     const stuck: [Id, number][] = [];
-    const seen = new Map<Id, number>();
-    for (const [id, backlog] of backlogs) {
-      seen.set(id, backlog);
+    const seen = new Map<Id, StallLook<Id>>();
+    for (const look of looks) {
+      const [id, backlog, taken] = look;
+      seen.set(id, look);
       const before = this.#last.get(id);
-      if (before === undefined || backlog <= 0 || backlog < before) continue;
-      stuck.push([id, backlog]);
+      if (before === undefined || backlog <= 0) continue;
+      const moved = taken !== undefined && before[2] !== undefined
+        ? taken > before[2]
+        : backlog < before[1];
+      if (!moved) stuck.push([id, backlog]);
     }
     this.#last = seen;
     const streaks = new Map<Id, number>();

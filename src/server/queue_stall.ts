@@ -5,11 +5,20 @@
  * for two periods in a row (StallWatch, backpressure.ts).
  */
 
-import { type QueueGauge, StallWatch } from "./backpressure.ts";
+import { type QueueGauge, type StallLook, StallWatch } from "./backpressure.ts";
 import type { LogLimiter } from "./log_limiter.ts";
 
-export interface QueueStallOptions<Id, C extends { readonly backlog: number }> {
-  /** The connections served, each with what is queued for it. */
+/** A connection served: what is queued for it, and what it took so far. */
+export interface StallChannel {
+  readonly backlog: number;
+  readonly taken?: number | undefined;
+}
+
+export interface QueueStallOptions<Id, C extends StallChannel> {
+  /**
+   * The connections served, each with what is queued for it and, where
+   * known, what it has taken so far (the reader's progress).
+   */
   channels: ReadonlyMap<Id, C>;
   maxQueuedBytes: number;
   queueStallMs: number;
@@ -23,15 +32,17 @@ export interface QueueStallOptions<Id, C extends { readonly backlog: number }> {
  * period the most queued stuck recipient is cut off, and every one stuck for
  * two periods. Closing the gauge ends it.
  */
-export function watchQueueStall<Id, C extends { readonly backlog: number }>(
+export function watchQueueStall<Id, C extends StallChannel>(
   gauge: QueueGauge,
   options: QueueStallOptions<Id, C>,
 ): void {
   const { channels, maxQueuedBytes, queueStallMs, refusals } = options;
   let stall: ReturnType<typeof setTimeout> | undefined;
   const stalls = new StallWatch<Id>();
-  const backlogs = function* (): Iterable<[Id, number]> {
-    for (const [id, channel] of channels) yield [id, channel.backlog];
+  const backlogs = function* (): Iterable<StallLook<Id>> {
+    for (const [id, channel] of channels) {
+      yield [id, channel.backlog, channel.taken];
+    }
   };
   gauge.onChange((held) => {
     clearTimeout(stall);
@@ -50,11 +61,13 @@ export function watchQueueStall<Id, C extends { readonly backlog: number }>(
   // 60 connections of one address that stopped reading, while the room was
   // busy, held every sender on the server (nobody was read) for a period
   // each, one cut off every 5 s, about half of them before the queues fell
-  // below half the bound. Nor every one stuck in the first period: in it a
-  // backlog also grows by what was read before senders were held; a second
-  // period without a fall is a reader that took nothing. (A backlog falls
-  // piece by piece as the socket takes a frame, direct_write.ts: a batch of
-  // up to 1 MiB takes 8 s to a reader on a 1 Mbit/s link, a piece 0.5 s.)
+  // below half the bound. Nor every one stuck in the first period: one that
+  // does not say what it took is judged by its backlog, which in it also
+  // grows by what was read before senders were held; a second period without
+  // a fall is a reader that took nothing. (What a reader took rises piece by
+  // piece as the socket takes a frame, direct_write.ts: a batch of up to 1
+  // MiB takes 8 s to a reader on a 1 Mbit/s link, a piece 0.5 s; over TLS as
+  // the bridge's front socket writes, tls_bridge.ts.)
   function cutOffStuck(): void {
     stall = undefined;
     if (!gauge.held) return;

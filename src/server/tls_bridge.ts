@@ -11,6 +11,28 @@ import { createServer as createTlsServer } from "node:tls";
 /** The first byte of a TLS record carrying a handshake (a ClientHello). */
 export const TLS_HANDSHAKE = 0x16;
 
+/**
+ * What the front socket of one TLS connection has handed to the kernel: the
+ * bytes its peer has taken. The bytes between the TLS layer and the front
+ * (the loopback pair's kernel buffers, megabytes for a peer that reads
+ * nothing, and what node holds in between) are seen nowhere else: the TLS
+ * layer calls a write done once it is in the loopback socket, so that is no
+ * sign that the reader took anything (queue_stall.ts).
+ */
+export class FrontWrites {
+  #listener: ((bytes: number) => void) | null = null;
+
+  /** `listener` is told the bytes of each write the front does from now on. */
+  listen(listener: (bytes: number) => void): void {
+    this.#listener = listener;
+  }
+
+  /** `bytes` of TLS records left through the front socket. */
+  written(bytes: number): void {
+    this.#listener?.(bytes);
+  }
+}
+
 export interface TlsBridge {
   /** Carries `front`'s bytes (a TLS client's) to the TLS listener. */
   bridge(front: Socket): void;
@@ -28,23 +50,26 @@ export interface TlsBridge {
  */
 export async function startTlsBridge(
   credentials: { cert: string; key: string },
-  secure: (inner: Socket, front: Socket) => void,
+  secure: (inner: Socket, front: Socket, writes: FrontWrites) => void,
 ): Promise<TlsBridge> {
   /** The loopback port of each bridge's client socket -> its front. */
-  const waiting = new Map<number, Socket>();
+  const waiting = new Map<number, { front: Socket; writes: FrontWrites }>();
   const inners = new Set<Socket>();
   const tlsServer = createTlsServer(
     { cert: credentials.cert, key: credentials.key },
     (inner: Socket) => {
-      const front = waiting.get(inner.remotePort ?? -1);
+      const bridged = waiting.get(inner.remotePort ?? -1);
       // Not one of ours (someone else on this machine found the port).
-      if (front === undefined || front.destroyed) return inner.destroy();
+      if (bridged === undefined || bridged.front.destroyed) {
+        return inner.destroy();
+      }
       waiting.delete(inner.remotePort!);
+      const { front, writes } = bridged;
       inners.add(inner);
       // Its TLS connection's end reaches the front through the bridge.
       inner.once("close", () => inners.delete(inner));
       front.once("close", () => inner.destroy());
-      secure(inner, front);
+      secure(inner, front, writes);
     },
   );
   await new Promise<void>((resolve) =>
@@ -57,9 +82,10 @@ export async function startTlsBridge(
       pipe.on("error", () => {});
       pipe.once("connect", () => {
         if (front.destroyed) return pipe.destroy();
-        waiting.set(pipe.localPort!, front);
+        const writes = new FrontWrites();
+        waiting.set(pipe.localPort!, { front, writes });
         front.pipe(pipe);
-        pipe.pipe(front);
+        toFront(pipe, front, writes);
         front.resume();
       });
       pipe.once("close", () => {
@@ -75,4 +101,23 @@ export async function startTlsBridge(
       return new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     },
   };
+}
+
+/**
+ * `pipe`'s bytes (the TLS records) written to `front`, each write told to
+ * `writes` once done, as `pipe.pipe(front)` would write them otherwise:
+ * `pipe` is not read while `front` holds its high-water mark (16 KiB), so
+ * what node holds here stays that and one read; the rest waits in the
+ * loopback's kernel buffers and then in the TLS layer.
+ */
+function toFront(pipe: Socket, front: Socket, writes: FrontWrites): void {
+  pipe.on("data", (chunk: Buffer) => {
+    const bytes = chunk.byteLength;
+    const more = front.write(chunk, (error) => {
+      if (!error) writes.written(bytes);
+    });
+    if (!more) pipe.pause();
+  });
+  front.on("drain", () => pipe.resume());
+  pipe.once("end", () => front.end());
 }

@@ -48,7 +48,11 @@ import {
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
-import { startTlsBridge, TLS_HANDSHAKE } from "./tls_bridge.ts";
+import {
+  type FrontWrites,
+  startTlsBridge,
+  TLS_HANDSHAKE,
+} from "./tls_bridge.ts";
 import { allowedOrigin } from "./websocket_origin.ts";
 import { hostAllowed, hostRefusal } from "./allowed_host.ts";
 import type { Launcher } from "./connect_hint.ts";
@@ -316,6 +320,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const idleMs = options.idleTimeoutSeconds * 1000;
   /** Sockets that arrived over TLS (decrypted here) -> the TCP socket. */
   const fronts = new WeakMap<Socket, Socket>();
+  /** Sockets that arrived over TLS -> what their TCP socket has written. */
+  const frontWrites = new WeakMap<Socket, FrontWrites>();
   /** TCP sockets not yet handed to HTTP, and by when they must be. */
   const starting = new Map<Socket, number>();
   const allowedHosts = options.allowedHosts ?? [];
@@ -492,10 +498,11 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
 
   const tls = options.tls === undefined ? null : await startTlsBridge(
     options.tls,
-    (inner, front) => {
+    (inner, front, writes) => {
       // Handshake done: from now on the HTTP server's deadlines apply.
       starting.delete(front);
       fronts.set(inner, front);
+      frontWrites.set(inner, writes);
       inner.setNoDelay(true);
       inner.on("error", () => {});
       server.emit("connection", inner);
@@ -609,6 +616,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           // Over TLS, reads come from node:tls, not checked to be buffers of
           // their own (ws_read_release.ts): left to the collector.
           front === socket,
+          frontWrites.get(socket) ?? null,
         );
         connections.add(conn);
         conn.closed.then(() => connections.delete(conn));
@@ -975,8 +983,18 @@ class WsConnection implements EdgeConnection, Pausable {
   /** Whether `ws` is paused now: held or full, after the handshake. */
   #paused = false;
   readonly #gauge: QueueGauge | null;
-  /** Bytes of ours handed to `ws` and not yet written (in the gauge). */
+  /**
+   * Bytes of ours handed to `ws` and not yet written (in the gauge): over
+   * TLS, until the front socket has written as many (#delivered).
+   */
   #unwritten = 0;
+  /**
+   * Over TLS: the bridge's front socket, whose writes are the reader's
+   * progress (a write through the TLS layer is done once the bridge has it).
+   */
+  readonly #overTls: boolean;
+  /** Of ours counted in #unwritten, how many bytes the peer's side took. */
+  #taken = 0;
   readonly #unread: QueueGauge | null;
   /** Bytes of the peer's messages counted in #unread. */
   #unreadBytes = 0;
@@ -992,6 +1010,7 @@ class WsConnection implements EdgeConnection, Pausable {
     onLastHandshakeMessage: () => void,
     onHandshakeDone: () => void,
     releaseReads: boolean,
+    frontWrites: FrontWrites | null,
   ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
@@ -1001,6 +1020,8 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#onLastHandshakeMessage = onLastHandshakeMessage;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
+    this.#overTls = frontWrites !== null;
+    frontWrites?.listen((bytes) => this.#delivered(bytes));
     this.#direct = DirectWrites.available
       ? new DirectWrites(this.#socket, {
         // Counted where they wait, piece by piece (a large frame goes in
@@ -1150,7 +1171,16 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#ws.resume();
   }
 
+  get taken(): number {
+    return this.#taken;
+  }
+
   get bufferedAmount(): number {
+    // Over TLS, what the bridge holds too: the stream's part of it is in
+    // both, counted once.
+    if (this.#overTls) {
+      return Math.max(this.#ws.bufferedAmount, this.#unwritten);
+    }
     return this.#ws.bufferedAmount + (this.#direct?.pendingBytes ?? 0);
   }
 
@@ -1195,12 +1225,12 @@ class WsConnection implements EdgeConnection, Pausable {
     if (direct === "pending") return;
     const socket = this.#socket;
     const gauge = this.#gauge;
-    if (gauge === null) {
+    if (gauge === null && !this.#overTls) {
       socket.write(frame, () => sendBuffers.written(frame));
       return;
     }
     this.#unwritten += bytes;
-    gauge.add(bytes);
+    gauge?.add(bytes);
     socket.write(frame, () => {
       sendBuffers.written(frame);
       this.#written(bytes);
@@ -1224,10 +1254,29 @@ class WsConnection implements EdgeConnection, Pausable {
 
   /** `bytes` left for the network (or failed to, the socket being gone). */
   #written(bytes: number): void {
+    // Over TLS they only reached the bridge: counted off as its front
+    // socket writes (#delivered).
+    if (this.#overTls) return;
     // After the close, everything unwritten was taken off at once.
     if (this.#unwritten < bytes) return;
     this.#unwritten -= bytes;
+    this.#taken += bytes;
     this.#gauge?.remove(bytes);
+  }
+
+  /**
+   * Over TLS, `bytes` of TLS records written by the front socket: as many
+   * of ours counted off, the reader's progress. A record is a little larger
+   * than what it carries, and our frames not counted (text, pings) go the
+   * same way, so this runs ahead of the truth by that much, never more:
+   * nothing is counted off while the reader takes nothing.
+   */
+  #delivered(bytes: number): void {
+    const taken = Math.min(bytes, this.#unwritten);
+    if (taken === 0) return;
+    this.#unwritten -= taken;
+    this.#taken += taken;
+    this.#gauge?.remove(taken);
   }
 
   receive(): Promise<WireData | null> {

@@ -28,6 +28,12 @@ export interface Connection {
   /** Bytes queued for sending but not yet handed to the network. */
   readonly bufferedAmount: number;
   /**
+   * Where known: how many bytes the peer's side has taken so far (the
+   * network has them), a count that only grows. A server's stall rule takes
+   * its rise as the reader's progress (queue_stall.ts).
+   */
+  readonly taken?: number;
+  /**
    * Queues a message. Bytes are copied before this returns: the caller may
    * reuse or free its buffer.
    */

@@ -343,6 +343,11 @@ export class SecureChannel {
       this.#conn.bufferedAmount;
   }
 
+  /** The connection's {@link Connection.taken}: undefined where not known. */
+  get taken(): number | undefined {
+    return this.#conn.taken;
+  }
+
   /**
    * {@link backlog} with the socket's buffer as of the last flush: no call
    * into the runtime, for checks made once per message per recipient. The

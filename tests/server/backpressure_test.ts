@@ -72,3 +72,17 @@ Deno.test("StallWatch picks the recipient that took nothing with the most queued
   assert.equal(watch.stuck([["slow", 0], ["new", 5000]]), null);
   assert.equal(watch.stuck([["slow", 0], ["new", 5000]]), "new");
 });
+
+Deno.test("StallWatch takes what a recipient took as its progress where it is known, though what is queued for it grew", () => {
+  const watch = new StallWatch<string>();
+  watch.start([["slow", 500, 1000], ["stuck", 400, 70], ["old", 300]]);
+  // "slow" took 10 bytes while more was queued for it than it took; "stuck"
+  // took nothing though its queue fell (it cannot, but the count rules);
+  // "old" says nothing of what it took, so its queue must fall.
+  assert.deepEqual(
+    watch.allStuck([["slow", 600, 1010], ["stuck", 390, 70], ["old", 300]]),
+    ["stuck", "old"],
+  );
+  assert.equal(watch.periods("stuck"), 1);
+  assert.equal(watch.periods("slow"), 0);
+});
