@@ -4,12 +4,14 @@
  * send buffer to what the link holds in flight, tens of KiB. On loopback it
  * grows to megabytes, and the kernel tells the server a socket is writable
  * again only once a third of it is free: a slow reader's progress then hides
- * in the kernel, whatever the server does.
+ * in the kernel, whatever the server does. The same holds for a reader's
+ * receive buffer (shrinkReceiveBuffer).
  */
 
 const AF_INET = 2;
 const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
 const SO_ACCEPTCONN = 30;
 /** Far past the descriptors a test process holds. */
 const MAX_FD = 4096;
@@ -32,38 +34,18 @@ const SYMBOLS = {
  * kernel no longer grows it). Throws when there is no such socket.
  */
 export function shrinkSendBuffers(port: number, bytes: number): void {
-  if (shrinkListeners(port, bytes) === 0) {
-    throw new Error(`No socket of this process listens on port ${port}`);
-  }
-}
-
-/**
- * Sets SO_SNDBUF to `bytes` on every IPv4 socket this process listens on: a
- * server over TLS also listens on a loopback port of its own (tls_bridge.ts),
- * whose connections write the TLS records, and on loopback their kernel
- * buffers would take in megabytes meant for a reader that reads nothing.
- */
-export function shrinkEveryListenersSendBuffers(bytes: number): void {
-  if (shrinkListeners(null, bytes) === 0) {
-    throw new Error("No socket of this process listens");
-  }
-}
-
-/** Sets SO_SNDBUF on listeners (on `port`, or all): how many it set. */
-function shrinkListeners(port: number | null, bytes: number): number {
   const libc = Deno.dlopen("libc.so.6", SYMBOLS);
   try {
     const address = new Uint8Array(128);
     const length = new Uint32Array(1);
     const value = new Int32Array(1);
     const valueLength = new Uint32Array(1);
-    let shrunk = 0;
     for (let fd = 0; fd < MAX_FD; fd++) {
       length[0] = address.byteLength;
       if (libc.symbols.getsockname(fd, address, length) !== 0) continue;
       const view = new DataView(address.buffer);
       if (view.getUint16(0, true) !== AF_INET) continue;
-      if (port !== null && view.getUint16(2, false) !== port) continue;
+      if (view.getUint16(2, false) !== port) continue;
       valueLength[0] = 4;
       if (
         libc.symbols.getsockopt(
@@ -78,9 +60,41 @@ function shrinkListeners(port: number | null, bytes: number): number {
       if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, value, 4) !== 0) {
         throw new Error(`setsockopt(SO_SNDBUF) failed on descriptor ${fd}`);
       }
-      shrunk++;
+      return;
     }
-    return shrunk;
+    throw new Error(`No socket of this process listens on port ${port}`);
+  } finally {
+    libc.close();
+  }
+}
+
+/**
+ * Sets SO_RCVBUF to `bytes` on this process's connected IPv4 socket whose
+ * own port is `localPort` (a client's). On loopback the kernel grows a
+ * receive buffer to hundreds of KiB and opens the window again only once
+ * half of it is free: a reader taking 16 KiB every 100 ms is then seen by
+ * the server to take nothing for more than a second, then hundreds of KiB
+ * at once. Throws when there is no such socket.
+ */
+export function shrinkReceiveBuffer(localPort: number, bytes: number): void {
+  const libc = Deno.dlopen("libc.so.6", SYMBOLS);
+  try {
+    const address = new Uint8Array(128);
+    const length = new Uint32Array(1);
+    const value = new Int32Array(1);
+    for (let fd = 0; fd < MAX_FD; fd++) {
+      length[0] = address.byteLength;
+      if (libc.symbols.getsockname(fd, address, length) !== 0) continue;
+      const view = new DataView(address.buffer);
+      if (view.getUint16(0, true) !== AF_INET) continue;
+      if (view.getUint16(2, false) !== localPort) continue;
+      value[0] = bytes;
+      if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, value, 4) !== 0) {
+        throw new Error(`setsockopt(SO_RCVBUF) failed on descriptor ${fd}`);
+      }
+      return;
+    }
+    throw new Error(`No socket of this process has port ${localPort}`);
   } finally {
     libc.close();
   }

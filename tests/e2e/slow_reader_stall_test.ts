@@ -6,7 +6,12 @@
  * nothing is. What is queued for a reader falls as the kernel takes each
  * piece of a frame (direct_write.ts), not only once the whole frame is
  * written: before, such a reader showed no fall for periods at a time, and
- * being the most queued it was cut off first.
+ * being the most queued it was cut off first. Over TLS a frame is counted
+ * off as the TCP socket in front of the server's TLS bridge writes it
+ * (tls_bridge.ts), not when the TLS layer has taken it: the loopback pair
+ * between the two held megabytes for each reader, not counted, so the one
+ * that reads nothing never held senders back long enough to be cut off (and
+ * under load the slow one, whose bytes left the bridge in bursts, was).
  */
 
 import assert from "node:assert/strict";
@@ -15,10 +20,18 @@ import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
 import { encodeMessage } from "../../src/protocol/message_framing.ts";
 import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
+import {
+  certificateNames,
+  makeCertificate,
+  type TlsCredentials,
+} from "../../src/server/tls_certificate.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { waitForLog } from "../_helpers/bystanders.ts";
 import { TcpChatPeer } from "../_helpers/raw_tcp.ts";
-import { shrinkSendBuffers } from "../_helpers/send_buffer.ts";
+import {
+  shrinkReceiveBuffer,
+  shrinkSendBuffers,
+} from "../_helpers/send_buffer.ts";
 import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** The senders flood on purpose: the rate limits would stop them first. */
@@ -31,16 +44,28 @@ const RATE_LIMITS_LIFTED = {
   maxUnfinishedPerAddress: 0,
 };
 const BOUND = 512 * 1024;
-const STALL_MS = 1000;
-const SENDERS = 4;
-const MESSAGES = 100;
-const BODY_BYTES = 4000;
-/** One message in this many goes to the reader that reads nothing. */
-const SILENT_EVERY = 4;
 /**
- * The slow reader takes 16 KiB every 100 ms, about 160 KB a stall period:
- * a few of the server's 64 KiB pieces, a fraction of the frames it is sent
- * (hundreds of KiB each, as the server packs them).
+ * Two seconds, not one: what a reader takes is seen a write at a time, up
+ * to 64 KiB (a piece, direct_write.ts; over TLS what the bridge read from
+ * its loopback socket at once), and on a loaded machine, with the server's
+ * work on the same thread, the slow reader took about 64 KiB a second, not
+ * 160: with 1000 ms, half of ten loaded runs saw a period without a write.
+ */
+const STALL_MS = 2000;
+const SENDERS = 4;
+const MESSAGES = 200;
+const BODY_BYTES = 4000;
+/**
+ * One message in this many goes to the reader that reads nothing: half, 1.6
+ * MB in all (with MESSAGES), more than the loopback pair of the server's TLS
+ * bridge takes in for it (up to 2.7 MB seen, none of it counted before the
+ * bridge's front writes were): with less, the bridge could hide it all.
+ */
+const SILENT_EVERY = 2;
+/**
+ * The slow reader takes 16 KiB every 100 ms, about 160 KB a second (less
+ * under load): a few of the server's 64 KiB pieces, a fraction of the frames it
+ * is sent (hundreds of KiB each, as the server packs them).
  */
 const SLOW_READ_BYTES = 16 * 1024;
 const SLOW_READ_EVERY_MS = 100;
@@ -48,9 +73,18 @@ const SLOW_READ_EVERY_MS = 100;
  * The server's kernel send buffer, as a slow link's would be (the kernel
  * doubles it): on loopback it grows to megabytes, which hid the slow
  * reader's progress from the server and took in all that was sent to the
- * one that reads nothing (nothing queued, it was never cut off).
+ * one that reads nothing (nothing queued, it was never cut off). Set on the
+ * server's port only: the TLS bridge's loopback sockets keep the buffers
+ * they have in production.
  */
 const SEND_BUFFER_BYTES = 16 * 1024;
+/**
+ * The slow reader's kernel receive buffer (doubled too): grown on loopback
+ * to hundreds of KiB, whose window opens again only once half is free, the
+ * reader was seen to take nothing for over a stall period at a time, and
+ * was cut off, over TCP as over TLS, in 5 runs of 10 on a loaded machine.
+ */
+const RECEIVE_BUFFER_BYTES = 16 * 1024;
 
 function body(sender: number, n: number): Uint8Array {
   return utf8Encode(`s${sender}:${n}:`.padEnd(BODY_BYTES, "x"));
@@ -109,24 +143,38 @@ async function drain(peer: TcpChatPeer, expected: number): Promise<string[]> {
   return texts;
 }
 
-Deno.test("startServer's stall rule cuts off a reader that reads nothing, not one that reads slowly through frames larger than it reads in a stall period", async () => {
+/**
+ * Senders flood a slow reader and a silent one; the slow one must get every
+ * message and the silent one be cut off. Over TLS (`tls`: the server's
+ * certificate) if given, every peer's connection.
+ */
+async function slowAndSilent(tls?: TlsCredentials): Promise<void> {
   await using server = await startTestServer({
     connectionLimits: {
       ...RATE_LIMITS_LIFTED,
       maxQueuedBytes: BOUND,
       queueStallMs: STALL_MS,
     },
+    ...(tls === undefined ? {} : { tls }),
   });
   shrinkSendBuffers(server.port, SEND_BUFFER_BYTES);
   const peers: TcpChatPeer[] = [];
   const connect = async (name: string) => {
-    const peer = await TcpChatPeer.connect(server.port, server.spki);
+    const peer = await TcpChatPeer.connect(
+      server.port,
+      server.spki,
+      tls === undefined ? undefined : { caCert: tls.cert },
+    );
     peers.push(peer);
     assert.equal((await peer.register(name)).t, "welcome");
     return peer;
   };
   try {
     const slow = await connect("slow");
+    shrinkReceiveBuffer(
+      (slow.tcp.conn.localAddr as Deno.NetAddr).port,
+      RECEIVE_BUFFER_BYTES,
+    );
     await connect("silent");
     const senders: TcpChatPeer[] = [];
     for (let i = 0; i < SENDERS; i++) senders.push(await connect(`s${i}`));
@@ -164,4 +212,14 @@ Deno.test("startServer's stall rule cuts off a reader that reads nothing, not on
   } finally {
     for (const peer of peers) peer.drop();
   }
+}
+
+Deno.test("startServer's stall rule cuts off a reader that reads nothing, not one that reads slowly through frames larger than it reads in a stall period", async () => {
+  await slowAndSilent();
+});
+
+Deno.test("startServer's stall rule over TLS cuts off a reader that reads nothing, not one that reads slowly through frames larger than it reads in a stall period", async () => {
+  await slowAndSilent(
+    await makeCertificate(certificateNames([]), new Date()),
+  );
 });
