@@ -49,6 +49,9 @@ export function pasteQuestion(count: number): string {
   return `Send ${count} ${count === 1 ? "line" : "lines"}? [y/N] `;
 }
 
+/** What a person sees as one character: one key, however many code points. */
+const ONE_KEY = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
 /**
  * The answer one read of keys gives the question at once, as `[y/N]`
  * promises in most terminal tools (apt, git add -p): `y` yes; `n`, Enter,
@@ -61,11 +64,19 @@ export function pasteQuestion(count: number): string {
  * the editor's.
  */
 export function oneKeyAnswer(keys: string): "yes" | "no" | null {
-  const key = /^[\r\n]$/.test(keys) ? keys : keys.replace(/^(.)[\r\n]$/u, "$1");
+  if (/^[\r\n]$/.test(keys)) return "no";
+  // One key may be several code points (an emoji with its skin tone, a
+  // letter and its accent typed apart): counted as one, it is no, where
+  // it was taken for text typed and told "Not pasted".
+  const [first, ...rest] = [...ONE_KEY.segment(keys)].map((s) => s.segment);
+  const key = rest.length === 0 ||
+      (rest.length === 1 && /^[\r\n]$/.test(rest[0]!))
+    ? first ?? ""
+    : keys;
   if (key === "y" || key === "Y") return "yes";
-  if (key === "\x1b" || /^[\r\n]$/.test(key)) return "no";
-  // One character (a letter, a digit, a letter with an accent): no.
-  if ([...key].length === 1 && key >= " " && key !== "\x7f") return "no";
+  if (key === "\x1b") return "no";
+  // One key (a letter, a digit, a letter with an accent, an emoji): no.
+  if (key === first && key >= " " && key !== "\x7f") return "no";
   return null;
 }
 

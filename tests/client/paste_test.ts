@@ -62,3 +62,18 @@ Deno.test("oneKeyAnswer takes y as yes and n, Enter, Escape or any other one key
     assert.equal(oneKeyAnswer(keys), null, JSON.stringify(keys));
   }
 });
+
+Deno.test("oneKeyAnswer takes one key of several code points (an accent typed apart, an emoji with its skin tone, a flag) as no, an Enter behind it too", () => {
+  for (
+    const keys of [
+      "e\u0301",
+      "\u{1f44d}\u{1f3fd}",
+      "\u{1f1eb}\u{1f1f7}",
+      "e\u0301\r",
+    ]
+  ) {
+    assert.equal(oneKeyAnswer(keys), "no", JSON.stringify(keys));
+  }
+  // Two keys are still text typed, not an answer.
+  assert.equal(oneKeyAnswer("e\u0301e\u0301"), null);
+});
