@@ -7,7 +7,7 @@
  * @module
  */
 
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { onlyOneClose } from "./did_you_mean.ts";
 
 /**
@@ -28,13 +28,19 @@ export const MAX_ENTRIES_SEARCHED = 2000;
 export async function likelyFileName(path: string): Promise<string | null> {
   const typed = basename(path);
   if (typed === "") return null;
+  const folder = dirname(path);
   const names: string[] = [];
   let seen = 0;
   try {
-    for await (const entry of Deno.readDir(dirname(path))) {
+    for await (const entry of Deno.readDir(folder)) {
       if (++seen > MAX_ENTRIES_SEARCHED) return null;
       if (!entry.isFile && !entry.isSymlink) continue;
       if (entry.name.startsWith(".") && !typed.startsWith(".")) continue;
+      // A link counts as what it leads to: one to a folder, or to nothing,
+      // named "Did you mean ...?" was a hint that the next /file refused.
+      if (entry.isSymlink && !(await leadsToFile(join(folder, entry.name)))) {
+        continue;
+      }
       names.push(entry.name);
     }
   } catch {
@@ -42,4 +48,13 @@ export async function likelyFileName(path: string): Promise<string | null> {
     return null;
   }
   return onlyOneClose(typed, names.filter((name) => name !== typed));
+}
+
+/** Whether the link at `path` leads to a regular file (false: broken). */
+async function leadsToFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }

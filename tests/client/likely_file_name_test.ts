@@ -50,3 +50,20 @@ Deno.test("likelyFileName never names a hidden file unless the name typed starts
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("likelyFileName names a link only when it leads to a file, not to a folder or nowhere", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-likely-file-" });
+  try {
+    await Deno.mkdir(`${dir}/photos`);
+    await Deno.symlink(`${dir}/photos`, `${dir}/pictures`);
+    await Deno.symlink(`${dir}/gone.txt`, `${dir}/report.txt`);
+    await Deno.writeTextFile(`${dir}/real.txt`, "r");
+    await Deno.symlink(`${dir}/real.txt`, `${dir}/budget.txt`);
+    // Before: "Did you mean pictures?" and "report.txt?", which /file refused.
+    assert.equal(await likelyFileName(`${dir}/pictrues`), null);
+    assert.equal(await likelyFileName(`${dir}/reprot.txt`), null);
+    assert.equal(await likelyFileName(`${dir}/budegt.txt`), "budget.txt");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
