@@ -20,8 +20,7 @@ import {
   type ChatClient,
   type Incoming,
 } from "../client/chat_client.ts";
-import { fileKeyOfOffer } from "../client/file_key.ts";
-import { fileKeyForOffer } from "../client/file_key.ts";
+import { fileKeyForOffer, fileKeyOfOffer } from "../client/file_key.ts";
 import {
   type KeyLine,
   keyLinesOf,
