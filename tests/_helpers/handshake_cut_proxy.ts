@@ -59,6 +59,11 @@ export class HandshakeCutProxy implements AsyncDisposable {
     this.port = this.#listener.port;
   }
 
+  /** Cuts the next `n` connections too, after those taken so far. */
+  cutNext(n: number): void {
+    this.#cuts = this.links + n;
+  }
+
   /** Resolves once `n` connections were cut; rejects after WAIT_MS. */
   async cut(n: number): Promise<void> {
     const deadline = Date.now() + WAIT_MS;

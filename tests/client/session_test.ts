@@ -13,6 +13,7 @@ import { FileSender } from "../../src/client/file_sender.ts";
 import { FILE_WINDOW_BYTES } from "../../src/protocol/limits.ts";
 import { announcedFrame, TamperingProxy } from "../_helpers/tampering_proxy.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { HandshakeCutProxy } from "../_helpers/handshake_cut_proxy.ts";
 import {
   generateRsaKeyPair,
   importPrivateKeyPem,
@@ -123,6 +124,57 @@ Deno.test("runSession connects again, and signs in with the name typed, when the
     terminal.printed.join("\n"),
   );
   assert.ok(!terminal.printed.some((l) => l.includes("Not sent")));
+});
+
+Deno.test("runSession's connection again after the name was asked says each of its waits, as the first connection does", async () => {
+  await using temp = await tempDir("chat_session_test_");
+  const dir = temp.path;
+  await using server = await startTestServer({
+    connectionLimits: { registerTimeoutMs: 300 },
+  });
+  // The first connection goes through; the next one, made once the name
+  // is typed, is cut in its handshake once (a busy server).
+  await using proxy = new HandshakeCutProxy(server.port, 0);
+  const terminal = personAt(async (prompt) => {
+    if (prompt.startsWith("Enter your username")) {
+      await until(
+        () => server.logs.some((l) => l.includes("no username was registered")),
+        "the server to give up",
+        WAIT_MS,
+      );
+      proxy.cutNext(1);
+      return "sophia";
+    }
+    return null;
+  }, ["/quit"]);
+  const code = await runSession(
+    await optionsIn(dir, {
+      urls: [`ws://127.0.0.1:${proxy.port}`],
+      trust: { kind: "pinned", spki: server.spki, path: "server.pub" },
+      user: null,
+      terminal,
+      reconnect: false,
+    }),
+  );
+  const said = terminal.printed.join("\n");
+  assert.equal(code, 0, said);
+  assert.equal(proxy.cutCount, 1, said);
+  assert.ok(terminal.printed.includes("SUCCESS: Username registered."), said);
+  // startConnecting (5347549) carries firstConnectPause (c0692dd): why,
+  // then a line for the wait, on the connection made again too.
+  assert.equal(
+    terminal.printed.filter((l) => l.includes("did not let you in yet"))
+      .length,
+    1,
+    said,
+  );
+  assert.equal(
+    terminal.printed.filter((l) =>
+      /^Trying again in \d+ s\.\.\. \(Ctrl-D to give up\)$/.test(l)
+    ).length,
+    1,
+    said,
+  );
 });
 
 Deno.test("runSession connects again, without asking again, when the server gave up while the user read the fingerprint", async () => {
