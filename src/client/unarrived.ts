@@ -27,7 +27,8 @@ export const UNARRIVED_GRACE_MS = 5_000;
 /**
  * The most skipped messages followed in all: as many as the private and
  * group keys kept together (e2e_state.ts, group_sessions.ts), the oldest
- * forgotten first.
+ * forgotten first: no longer known late if they come, but still counted in
+ * their gap's line if it is not said yet.
  */
 export const MAX_UNARRIVED = 20_000;
 
@@ -39,6 +40,12 @@ export interface GapSource {
 
 interface Gap {
   missing: Set<string>;
+  /**
+   * Its messages forgotten at {@link MAX_UNARRIVED} before it was said:
+   * still not come. Another sender skipping that many (a host can make
+   * one) hid the hole otherwise.
+   */
+  forgotten: number;
   saidMissing: boolean;
   window: Window;
 }
@@ -88,7 +95,12 @@ export class UnarrivedMessages {
     );
     if (fresh.length === 0) return;
     const window = this.#windowOf(source);
-    const gap: Gap = { missing: new Set(fresh), saidMissing: false, window };
+    const gap: Gap = {
+      missing: new Set(fresh),
+      forgotten: 0,
+      saidMissing: false,
+      window,
+    };
     for (const id of fresh) this.#byId.set(id, gap);
     window.gaps.add(gap);
     // Said once its last gap had its whole grace.
@@ -97,7 +109,7 @@ export class UnarrivedMessages {
     // Maps iterate in insertion order: the first ids are the oldest.
     for (const old of this.#byId.keys()) {
       if (this.#byId.size <= MAX_UNARRIVED) break;
-      this.#forget(old);
+      this.#forgetAtCap(old);
     }
   }
 
@@ -162,12 +174,24 @@ export class UnarrivedMessages {
     if (gap === undefined) return;
     this.#byId.delete(id);
     gap.missing.delete(id);
-    if (gap.missing.size > 0) return;
+    if (gap.missing.size > 0 || gap.forgotten > 0) return;
     const window = gap.window;
     window.gaps.delete(gap);
     if (window.gaps.size > 0 || gap.saidMissing) return;
     if (window.timer !== null) clearTimeout(window.timer);
     this.#drop(window);
+  }
+
+  /**
+   * `id` no longer followed (the cap): not known late if it comes, but
+   * still counted missing when its gap is said.
+   */
+  #forgetAtCap(id: string): void {
+    const gap = this.#byId.get(id);
+    if (gap === undefined) return;
+    this.#byId.delete(id);
+    gap.missing.delete(id);
+    if (!gap.saidMissing) gap.forgotten++;
   }
 
   #drop(window: Window): void {
@@ -182,7 +206,7 @@ export class UnarrivedMessages {
     let count = 0;
     for (const gap of window.gaps) {
       gap.saidMissing = true;
-      count += gap.missing.size;
+      count += gap.missing.size + gap.forgotten;
     }
     if (count === 0) return;
     this.#o.say(window.source, count, unarrivedLine(window.source, count));

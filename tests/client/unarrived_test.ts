@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   cameLateLine,
+  MAX_UNARRIVED,
   unarrivedLine,
   UnarrivedMessages,
 } from "../../src/client/unarrived.ts";
@@ -100,5 +101,32 @@ Deno.test("UnarrivedMessages counts no message that came and did not open, befor
   ]);
   // Not come late: said as not opened, not as not arrived.
   assert.equal(gaps.arrived("a 3"), false);
+  gaps.close();
+});
+
+Deno.test("UnarrivedMessages still says a gap whose messages were forgotten at the cap before it was due", async () => {
+  const said: string[] = [];
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const gaps = new UnarrivedMessages({
+    say: (source, _count, line) => {
+      said.push(line);
+      if (source.from === "mallory") resolve();
+    },
+    graceMs: 0,
+  });
+  // A host drops one of alice's, then has another sender (one it made)
+  // skip enough to push her gap's key out before her line is due.
+  gaps.skipped({ from: "alice", group: null }, ["a 1"]);
+  gaps.skipped(
+    { from: "mallory", group: null },
+    Array.from({ length: MAX_UNARRIVED }, (_, i) => `m ${i}`),
+  );
+  await promise;
+  assert.deepEqual(said, [
+    unarrivedLine({ from: "alice", group: null }, 1),
+    unarrivedLine({ from: "mallory", group: null }, MAX_UNARRIVED),
+  ]);
+  // Forgotten: its copy, were it to come, is not known to be late.
+  assert.equal(gaps.arrived("a 1"), false);
   gaps.close();
 });
