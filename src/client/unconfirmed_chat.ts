@@ -242,6 +242,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         first?: Reply,
         now = false,
       ): Promise<void> => {
+        // An `internal` goes again only to a server that stores a cid
+        // once: one from before cids may have stored it after all.
+        const again = (reply: Reply) =>
+          isSlowDown(reply) || (client.recognisesRetries && goesAgain(reply));
         // `ours`: taken within the line's own turn (the next line waits
         // for what it returns), not after it was said pending.
         const take = (reply: Reply, ours = false): Promise<void> => {
@@ -270,15 +274,21 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
           // would come after them, and the user hears it was not
           // delivered, and how to send it, where the refusal alone left
           // it said pending ("do not type it again") and never sent.
-          if (
-            !ours && answered !== resolve && reply.t === "error" &&
-            reply.code === "slow_down"
-          ) {
+          // The same for the server's own `internal` (its log refused it
+          // once NATS was slow to answer: pending first): shown, it was
+          // typed again, sealed anew, and its recipient told that a
+          // message had not arrived; with lines typed since, its own
+          // "try again" says what to do.
+          if (!ours && answered !== resolve && again(reply)) {
             if (places === place) {
               pause = SLOW_DOWN_WAIT_MS;
               return attempt(current());
             }
-            answered({ ...reply, text: lateRefusal });
+            answered(
+              reply.t === "error" && reply.code === "slow_down"
+                ? { ...reply, text: lateRefusal }
+                : reply,
+            );
             return Promise.resolve();
           }
           if (
@@ -316,10 +326,6 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         // is answered with why: dropped by the turn's catch, the line was
         // lost without a word, and the caller (a script's next command)
         // waited for its answer for ever.
-        // An `internal` goes again only to a server that stores a cid
-        // once: one from before cids may have stored it after all.
-        const again = (reply: Reply) =>
-          isSlowDown(reply) || (client.recognisesRetries && goesAgain(reply));
         const go = () =>
           withPatience(async () => {
             if (pause > 0) {

@@ -24,7 +24,10 @@ import { linesOwed } from "../../src/client/lines_owed.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { ChaosProxy } from "../_helpers/chaos_proxy.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  answerSignIn,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 import { pendingOf, stillPending } from "../../src/client/answer_within.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
@@ -543,6 +546,56 @@ Deno.test("a line said pending whose late answer is slow_down goes again, same c
     );
     assert.equal(again!.text, "stuck");
     assert.equal(again!.cid, stuck!.cid);
+    assert.equal((await pending.answer).t, "ok");
+    assert.equal(chats.pending(), 0);
+  } finally {
+    await client.quit().catch(() => {});
+  }
+});
+
+Deno.test("a line said pending whose late answer is internal goes again, same cid, to a server that stores a cid once, when nothing was typed after it", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const says: { id: number; cid: string | undefined }[] = [];
+    let said = Promise.withResolvers<void>();
+    void answerSignIn(channel, { name: "alice", cids: true }, (message) => {
+      if (message.t !== "say") return;
+      says.push({ id: message.id, cid: message.cid });
+      said.resolve();
+    });
+    assert.equal((await client.register("alice")).t, "welcome");
+    assert.ok(client.recognisesRetries);
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+      answerWaitMs: 100,
+    });
+    const pending = pendingOf(await chats.send({ kind: "say", text: "stuck" }));
+    assert.ok(pending !== undefined, "the stuck line is said pending");
+    await said.promise;
+    said = Promise.withResolvers<void>();
+    // Its store (or log) refused it once it was said pending: not stored.
+    channel.send({
+      t: "error",
+      re: says[0]!.id,
+      code: "internal",
+      text: "ERROR: The server could not save that; try again",
+    });
+    // Before: the refusal was its answer, typed again it was sealed anew.
+    await Promise.race([
+      said.promise,
+      pending.answer.then((reply) => {
+        throw new Error(`answered, not sent again: ${JSON.stringify(reply)}`);
+      }),
+    ]);
+    assert.equal(says[1]!.cid, says[0]!.cid);
+    channel.send({ t: "ok", re: says[1]!.id, text: "" });
     assert.equal((await pending.answer).t, "ok");
     assert.equal(chats.pending(), 0);
   } finally {
