@@ -603,6 +603,43 @@ Deno.test("a line said pending whose late answer is internal goes again, same ci
   }
 });
 
+Deno.test("a line refused with internal by a server that keeps no cid (its welcome said no cids) is answered with the error, not sent again: it may have been stored after all", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const says: number[] = [];
+    void answerSignIn(channel, { name: "alice" }, (message) => {
+      if (message.t !== "say") return;
+      says.push(message.id);
+      channel.send({
+        t: "error",
+        re: message.id,
+        code: "internal",
+        text: "ERROR: The server could not save that; try again",
+      });
+    });
+    assert.equal((await client.register("alice")).t, "welcome");
+    assert.equal(client.recognisesRetries, false);
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+    });
+    const reply = await chats.send({ kind: "say", text: "once" });
+    assert.equal(reply.t === "error" && reply.code, "internal");
+    // Its retry would have been read before the line after it.
+    const after = chats.send({ kind: "say", text: "after" });
+    await after;
+    assert.equal(says.length, 2);
+  } finally {
+    await client.quit().catch(() => {});
+  }
+});
+
 Deno.test("a line said pending whose late answer is slow_down after a line typed after it went is said not delivered, and how to send it, not sent again out of order", async () => {
   await using server = await startHostileServer();
   const client = await ChatClient.connect(server.url, {
