@@ -223,6 +223,51 @@ Deno.test("chat connect says a group message that came and could not be opened o
   assert.doesNotMatch(said, /not arrived|came late/);
 });
 
+// The next message after one a host dropped is where a sender's list of
+// messages it never sent goes (inside the sealed content, planned for
+// PROTOCOL 11.7): a host that edits it to strip or forge that list spoils
+// the message, which then does not open, and the drop is still said.
+Deno.test("chat connect --json still says a private message a hostile server dropped has not arrived when it also spoiled the next one (a stripped or forged not-sent list)", async () => {
+  await using run = await startHostileE2e(
+    "chat-e2e-dropped-next-spoiled-",
+    () => ["--json"],
+  );
+  const { bob, channel, alice } = run;
+  const first = await alice.sealText("first");
+  await alice.sealText("dropped");
+  const next = await alice.sealText("next");
+  next[next.length - 1]! ^= 1;
+  alice.deliver(channel, first);
+  alice.deliver(channel, next);
+  alice.deliver(channel, await alice.sealText("last"));
+  await bob.waitFor(/1 message from alice has not arrived/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.match(bob.stdout, /A private message from alice could not be opened/);
+  assert.match(bob.stdout, /"text":"last"/);
+  assert.equal(bob.stdout.match(/not arrived/g)?.length, 1, bob.stdout);
+});
+
+Deno.test("chat connect still says a group message a hostile server dropped has not arrived when it also spoiled the next one (a stripped or forged not-sent list)", async () => {
+  await using run = await startHostileE2e("chat-e2e-group-dropped-next-");
+  const { bob } = run;
+  const { seal, deliver } = await aliceInTeam(run);
+  const first = await seal("first");
+  await seal("dropped");
+  const next = await seal("next");
+  next[next.length - 1]! ^= 1;
+  deliver(first);
+  deliver(next);
+  deliver(await seal("last"));
+  await bob.waitFor(/1 message from alice in team has not arrived/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  const said = bob.stdout + bob.stderr;
+  assert.match(said, /A group message from alice in team could not be opened/);
+  assert.match(said, /from alice\]: last/);
+  assert.equal(said.match(/not arrived/g)?.length, 1, said);
+});
+
 Deno.test("chat connect sends a private line the server refused with internal (not saved) again, as the envelope it sealed, not sealed anew", async () => {
   const sends: { cid: unknown; body: Uint8Array }[] = [];
   const { promise: twice, resolve: sentTwice } = Promise.withResolvers<void>();
