@@ -16,7 +16,7 @@ import { fingerprint } from "../crypto/keys.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import type { Store } from "../store/store.ts";
 import { messageOf } from "../transport/secure_channel.ts";
-import { TurnBudget } from "../transport/turn_budget.ts";
+import { serverTurns, TURN_BUDGET_MS } from "./server_turns.ts";
 import type { Admission, SocketCounts } from "./admission.ts";
 import { AddressLimits } from "./address_limits.ts";
 import { sweepBudgetSpends } from "./account_budgets.ts";
@@ -149,12 +149,6 @@ export interface RunningServer {
  */
 const BACKLOG_STEPS = 256;
 const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
-
-/**
- * The longest the serving loops keep the event loop before they let it
- * poll sockets and run timers (src/transport/turn_budget.ts).
- */
-const TURN_BUDGET_MS = 20;
 
 /** What the server needs that is not about the network. */
 export type CoreOptions = Omit<ServerOptions, "hostname" | "port">;
@@ -296,12 +290,7 @@ export function createCore(options: CoreOptions): ServerCore {
     limits.maxQueuedBytes,
     Math.floor(limits.maxQueuedBytes / 2),
   );
-  // Ended by an immediate, not a timer: cheaper per turn (turn_budget.ts).
-  const turns = new TurnBudget(
-    TURN_BUDGET_MS,
-    () => performance.now(),
-    (task) => setImmediate(task),
-  );
+  const turns = serverTurns();
   watchQueueStall(gauge, {
     channels,
     maxQueuedBytes: limits.maxQueuedBytes,

@@ -12,14 +12,8 @@
  * the memory trim), no socket was read, and a recipient's frames piled up in
  * user space instead of its socket. The serving loops ask here before each
  * frame and each run: past `budgetMs` since the turn began they wait for the
- * next one (a timer, which runs after the loop has polled I/O).
- *
- * The server ends its turns with `setImmediate` instead (`nextTurn`): it
- * marks a turn at each message at a typing pace, and a timer's creation and
- * firing cost it a few percent of its thread per message (V8 profile of the
- * private latency runs: 6 %); an immediate also runs only once the loop has
- * polled I/O, and one set inside an immediate runs in the next round, after
- * the timers. setImmediate is not in browsers, hence the default.
+ * next one (a timer: Deno polls sockets between such turns, if not after
+ * each; an immediate would poll them far less, src/server/server_turns.ts).
  *
  * A socket read loop needs it too: a read the kernel can answer at once
  * resolves without the event loop, so a peer that floods keeps one reading
@@ -30,16 +24,9 @@ export class TurnBudget {
   #since: number | null = null;
   #waiters: (() => void)[] = [];
 
-  /**
-   * `nextTurn` runs its task once the loop has come round (polled I/O):
-   * a timer by default.
-   */
   constructor(
     readonly budgetMs: number,
     readonly now: () => number = () => performance.now(),
-    readonly nextTurn: (task: () => void) => void = (task) => {
-      setTimeout(task, 0);
-    },
   ) {}
 
   /**
@@ -49,10 +36,10 @@ export class TurnBudget {
   check(): Promise<void> | null {
     const now = this.now();
     if (this.#since === null) {
-      // A timer (or an immediate) fires only once the loop has come round:
-      // its firing ends the turn we are in.
+      // A timer fires only once the loop has come round: its firing ends
+      // the turn we are in.
       this.#since = now;
-      this.nextTurn(this.#turned);
+      setTimeout(this.#turned, 0);
       return null;
     }
     if (now - this.#since < this.budgetMs) return null;
