@@ -1807,15 +1807,15 @@ function holdPlace(offer: FileOfferNotice): Place {
   return order.hold(OFFER_PLACE_MS, laneOf(offer.from));
 }
 
+/** Said once a wait for the cluster (held_replies_notice.ts). */
+const heldReplies = new HeldRepliesNotice();
+
 /**
  * Shows what the server sent. For an end-to-end message, returns a promise
  * that settles once it was shown, kept held, or shown as an error: only then
  * is it acknowledged (chat_client.ts MessageListener); `HELD` for one left
  * for the keys (`leaveForKeys`).
  */
-/** Said once a wait for the cluster (held_replies_notice.ts). */
-const heldReplies = new HeldRepliesNotice();
-
 function onIncoming(
   { message, body, answers }: Incoming,
   from: ChatClient,
