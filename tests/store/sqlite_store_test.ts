@@ -642,6 +642,59 @@ Deno.test("appendMessage stores one delivery row per recipient past one INSERT's
   });
 });
 
+Deno.test("appendMessage whose delivery rows fail in their second INSERT leaves none of its rows, alone or inside a transaction that goes on", () => {
+  withMemoryStore((store) => {
+    const members = Array.from({ length: 70 }, (_, i) => `m${i}`);
+    addUsers(store, "alice", ...members);
+    store.createGroup("crowd", "crowd", "alice", 1);
+    for (const user of ["alice", ...members]) {
+      store.addMember("crowd", user, user, 1);
+    }
+    // Rows 1-64 go in the first INSERT and are written; row 67 names no
+    // user (a foreign key), so the second INSERT fails.
+    const recipients = members.map((userKey) => ({
+      userKey,
+      delivered: false,
+    }));
+    recipients.splice(66, 0, { userKey: "nobody", delivered: false });
+    const message = (ts: number) => ({
+      ts,
+      kind: "group" as const,
+      groupKey: "crowd",
+      fromKey: "alice",
+      fromName: "alice",
+      body: encoder.encode("to everyone"),
+      recipients,
+    });
+    const before = store.lastMessageId();
+    assert.throws(() => store.appendMessage(message(5)));
+    // Inside a transaction: the message's savepoint is undone, not the
+    // transaction, which commits what came before it.
+    const kept = store.transaction(() => {
+      const id = say(store, "alice", "before it", 6);
+      assert.throws(() => store.appendMessage(message(7)));
+      return id;
+    });
+    for (const member of members) {
+      assert.deepEqual(store.pendingFor(member, 10), [], member);
+      assert.deepEqual(
+        store.history(
+          { kind: "group", groupKey: "crowd", viewerKey: member },
+          10,
+        ),
+        [],
+        member,
+      );
+    }
+    assert.ok(kept > before);
+    // And the next one is stored whole.
+    recipients.splice(66, 1);
+    const { id } = store.appendMessage(message(8));
+    assert.deepEqual(store.pendingFor("m0", 10).map((m) => m.id), [id]);
+    assert.deepEqual(store.pendingFor("m69", 10).map((m) => m.id), [id]);
+  });
+});
+
 Deno.test("appendMessage keeps the body as opaque bytes and ids only grow", () => {
   withMemoryStore((store) => {
     addUsers(store, "alice");
