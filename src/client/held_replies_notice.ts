@@ -10,6 +10,10 @@
  * again. Said once a wait: at its first `alive` (10 s into it). A wait is
  * a run of `alive` notices, one every 10 s; one that comes more than
  * NEW_WAIT_AFTER_MS after the last begins a new wait, said again.
+ *
+ * Only while something this client sent is unanswered: a server sends
+ * `alive` only then, and one that sends it otherwise (hostile, or broken)
+ * must not have the client say its message waits when none does.
  */
 
 /** The line shown at the first `alive` of a wait. */
@@ -26,8 +30,16 @@ export const NEW_WAIT_AFTER_MS = 25_000;
 export class HeldRepliesNotice {
   #lastAlive = Number.NEGATIVE_INFINITY;
 
-  /** The notice to show for an `alive` heard at `now` (ms), or null. */
-  alive(now: number): string | null {
+  /**
+   * The notice to show for an `alive` heard at `now` (ms), or null;
+   * `unanswered`: what the client sent and has no reply to yet.
+   */
+  alive(now: number, unanswered: number): string | null {
+    if (unanswered === 0) {
+      // Nothing of ours waits: no wait goes on, and the next begins anew.
+      this.#lastAlive = Number.NEGATIVE_INFINITY;
+      return null;
+    }
     const last = this.#lastAlive;
     this.#lastAlive = now;
     return now - last > NEW_WAIT_AFTER_MS ? HELD_REPLIES_NOTICE : null;

@@ -687,7 +687,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
       if (message.t === "alive") {
-        const text = heldReplies.alive(performance.now());
+        const text = heldReplies.alive(
+          performance.now(),
+          client.pendingCount,
+        );
         if (text !== null) emit({ type: "notice", text });
         return;
       }

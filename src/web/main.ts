@@ -1823,7 +1823,7 @@ function onIncoming(
   if (message.t === "bye") return;
   // Why nothing moves while the server holds this page's replies.
   if (message.t === "alive") {
-    const text = heldReplies.alive(performance.now());
+    const text = heldReplies.alive(performance.now(), from.pendingCount);
     if (text !== null) emit({ type: "notice", text });
     return;
   }

@@ -22,8 +22,15 @@ const EVIL = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b]0;pwned\x07\x1b[2K\r";
  */
 async function againstHostileServer(
   keysReply: (re: number) => ServerMessage,
-  then: (bob: ChatProcess, send: (m: ServerMessage) => void) => Promise<void>,
+  then: (
+    bob: ChatProcess,
+    send: (m: ServerMessage) => void,
+    signedIn: Promise<void>,
+  ) => Promise<void>,
 ): Promise<void> {
+  // Once the history asked at sign-in (the last of its requests) is
+  // answered.
+  const signedIn = Promise.withResolvers<void>();
   await using server = await startHostileServer();
   const dir = await Deno.makeTempDir({ prefix: "chat-hostile-text-" });
   const pub = join(dir, "server.pub");
@@ -42,8 +49,17 @@ async function againstHostileServer(
     answerSignIn(channel, { name: "bob" }, (message) => {
       if (message.t === "e2e_keys") send(keysReply(message.id));
       else if (message.t === "ping") send({ t: "pong", re: message.id });
+      // What the client asks at sign-in, answered: nothing of its waits.
+      else if (message.t === "list") {
+        send({ t: "users", re: message.id, users: [] });
+      } else if (message.t === "groups") {
+        send({ t: "groups", re: message.id, groups: [] });
+      } else if (message.t === "history") {
+        send({ t: "ok", re: message.id, text: "" });
+        signedIn.resolve();
+      }
     }).catch(() => {});
-    await then(bob, send);
+    await then(bob, send, signedIn.promise);
     const all = bob.stdout + bob.stderr;
     assert.ok(!all.includes("\x1b"), `raw ESC reached the terminal: ${all}`);
   } finally {
@@ -69,6 +85,27 @@ Deno.test("a sender's name that breaks the naming rule ends the connection as a 
       await bob.waitFor(/Username registered/);
       send({ t: "private", from: `eve${EVIL}`, ts: Date.now() });
       await bob.waitFor(/broke the protocol \(Field 'from' must be a name/);
+    },
+  );
+});
+
+Deno.test("a server's alive while nothing bob sent waits has him say no message of his waits", async () => {
+  await againstHostileServer(
+    (re) => ({ t: "e2e_keys", re, one_time: 100 }),
+    async (bob, send, signedIn) => {
+      // His requests answered, the alive sent after them is read after
+      // them: nothing of his waits.
+      await signedIn;
+      // Unasked, as a node sends it only while it holds a reply (5.7).
+      for (let i = 0; i < 3; i++) send({ t: "alive" });
+      send({
+        t: "error",
+        re: null,
+        code: "internal",
+        text: "after the alives",
+      });
+      await bob.waitForStderr(/after the alives/);
+      assert.doesNotMatch(bob.stdout, /Waiting for the cluster/);
     },
   );
 });
