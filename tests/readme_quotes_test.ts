@@ -42,10 +42,8 @@ import { offeredAgainLine } from "../src/client/offered_again.ts";
 import { withLikelyName } from "../src/client/likely_name.ts";
 import { parseCommandLine } from "../src/cli.ts";
 import { PRESS_A_KEY, TAP_RETRY } from "../src/client/reconnect_status.ts";
-import {
-  firstConnectWait,
-  tryingAgainLine,
-} from "../src/client/server_connect.ts";
+import { firstConnectWait } from "../src/client/server_connect.ts";
+import { tryingAgainLine } from "../src/client/first_connect_lines.ts";
 import {
   CutInHandshakeError,
   HandshakeTimeoutError,

@@ -35,6 +35,10 @@ import {
   TlsHandshakeError,
 } from "../transport/tcp_websocket.ts";
 import { WebSocketUpgradeError } from "../transport/websocket_upgrade.ts";
+import {
+  cutInHandshakeText,
+  notAnsweredInTimeText,
+} from "./first_connect_lines.ts";
 import { type RefusedUpgrade, upgradeRefusal } from "./upgrade_refusal.ts";
 
 /** How the client knows it reached the right server. */
@@ -222,24 +226,6 @@ export function firstConnectWait(
 }
 
 /**
- * Why a first connection cut in its handshake is tried again, in the
- * words the page says it in (web/main.ts connectFirst).
- */
-export function cutInHandshakeText(url: string): string {
-  return `The server at ${url} did not let you in yet (it closed the connection during the handshake); it may be busy, as when a whole class joins at once`;
-}
-
-/**
- * Why a first connection whose handshake was not answered in time is
- * tried again; `message`: the deadline's own words ("the handshake did
- * not finish within 10 s").
- */
-function notAnsweredInTimeText(url: string, message: string): string {
-  const within = message.replace(/^the handshake did not finish /, "");
-  return `The server at ${url} did not finish the handshake ${within}; it may be busy, as when a whole class joins at once`;
-}
-
-/**
  * One wait of the first connection: `attempt` (2, 3, ...) is the try it
  * waits for, at `retryAt` (epoch ms); `why` (firstConnectWait's text) at
  * the first wait only, null after; `reason`: why the last try failed.
@@ -250,17 +236,6 @@ export interface FirstConnectPause {
   seconds: number;
   why: string | null;
   reason: string;
-}
-
-/**
- * The line that counts a wait of the first connection down, one a try, on
- * a terminal (`giveUp`: the key that leaves, for a person) or for a
- * script's reader.
- */
-export function tryingAgainLine(seconds: number, giveUp: boolean): string {
-  return `Trying again in ${seconds} s...${
-    giveUp ? " (Ctrl-D to give up)" : ""
-  }`;
 }
 
 /**

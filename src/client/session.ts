@@ -89,8 +89,8 @@ import {
   knownKey,
   type ServerNode,
   type ServerTrust,
-  tryingAgainLine,
 } from "./server_connect.ts";
+import { tryingAgainLine } from "./first_connect_lines.ts";
 
 export interface SessionOptions {
   /**

@@ -157,7 +157,14 @@ import { pageText } from "./page_text.ts";
 import { changedServerKeyMessage } from "./server_pin.ts";
 import { checkServerKeyInBrowser } from "./server_key_store.ts";
 import { NotOpenedError } from "../transport/connection.ts";
-import { CutInHandshakeError } from "../transport/secure_channel.ts";
+import {
+  CutInHandshakeError,
+  HandshakeTimeoutError,
+} from "../transport/secure_channel.ts";
+import {
+  notAnsweredInTimeText,
+  tryingAgainLine,
+} from "../client/first_connect_lines.ts";
 
 const NAME_KEY = "chat.name";
 
@@ -495,7 +502,7 @@ function setStatus(text: string): void {
   ui.status.textContent = shown;
   // Read out when it says something new: a live region read the whole line
   // again at each second of a countdown, as long as the server was down.
-  const countdown = /^(?:Reconnecting|Connecting) in \d+ s /;
+  const countdown = /(?:Reconnecting|Connecting|Trying again) in \d+ s\b/;
   const said = ui.statusSaid.textContent ?? "";
   if (
     shown.replace(countdown, "") !== said.replace(countdown, "") ||
@@ -2167,10 +2174,18 @@ let keyChangedText = "";
  * refusing it for now with a 503 for its address's handshake rate), or it
  * was cut in its handshake with no Close frame (as the server cuts one to
  * make room for another address at its cap of connections still starting):
- * PROTOCOL 1.1. Only such a try is made again by connectFirst; one that
- * failed otherwise has its reason.
+ * PROTOCOL 1.1, or its handshake was not answered in time (a server busy
+ * with a whole class's, as `chat connect` tries again: server_connect.ts).
+ * Only such a try is made again by connectFirst; one that failed otherwise
+ * has its reason.
  */
 let mayPass = false;
+/**
+ * Why connect's last try is made again, when the page knows (a handshake
+ * not answered in time, in the terminal's words); null when a browser does
+ * not say (a WebSocket that did not open, or was cut).
+ */
+let mayPassWhy: string | null = null;
 
 /**
  * Connects and checks the server's key; null when that failed (the reason is
@@ -2178,6 +2193,7 @@ let mayPass = false;
  */
 async function connect(): Promise<ChatClient | null> {
   mayPass = false;
+  mayPassWhy = null;
   if (keyChanged) {
     setJoinError(keyChangedText);
     return null;
@@ -2209,7 +2225,11 @@ async function connect(): Promise<ChatClient | null> {
     // A browser never says why a WebSocket failed to open (connection.ts
     // then says only "Cannot connect to ws://..."): nothing to add to it.
     mayPass = error instanceof NotOpenedError ||
-      error instanceof CutInHandshakeError;
+      error instanceof CutInHandshakeError ||
+      error instanceof HandshakeTimeoutError;
+    if (error instanceof HandshakeTimeoutError) {
+      mayPassWhy = notAnsweredInTimeText(host, error.message);
+    }
     lastConnectError = error instanceof NotOpenedError
       ? `Cannot connect to ${host}. Is 'chat serve' running there?`
       : `Cannot connect to ${host}: ${messageOf(error)}`;
@@ -2919,14 +2939,19 @@ async function connectFirst(): Promise<ChatClient | null> {
     // Not an ERROR yet: most often it is let in at a later try.
     setJoinError("");
     const retryAt = Date.now() + reconnectDelay(attempt);
-    const show = () =>
+    const why = mayPassWhy;
+    const show = () => {
+      const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      const tries = `(try ${attempt + 1} of ${FIRST_CONNECT_TRIES})`;
+      // A handshake not answered in time is said as the terminal says it,
+      // why and a countdown (server_connect.ts); a browser does not tell a
+      // page why its WebSocket did not open or was cut.
       setStatus(
-        `Connecting in ${
-          Math.max(0, Math.ceil((retryAt - Date.now()) / 1000))
-        } s (try ${
-          attempt + 1
-        } of ${FIRST_CONNECT_TRIES}): the server at ${host} did not let this page in yet; it may be busy, as when a whole class joins at once`,
+        why !== null
+          ? `${why}. ${tryingAgainLine(seconds, false)} ${tries}`
+          : `Connecting in ${seconds} s ${tries}: the server at ${host} did not let this page in yet; it may be busy, as when a whole class joins at once`,
       );
+    };
     show();
     const ticker = setInterval(show, 1000);
     try {

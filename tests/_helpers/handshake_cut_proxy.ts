@@ -7,7 +7,9 @@
  * after those go through untouched. With `how: "stall"` those first
  * connections are not cut but stalled: nothing the server sends after its
  * 101 is passed on, as a server too busy to answer a handshake within the
- * client's deadline, until the client gives up and closes.
+ * client's deadline, until the client gives up and closes. Only WebSocket
+ * upgrades count (a 101 from the server): a page's files loaded through
+ * the proxy pass untouched, whichever connection they take.
  */
 
 import { type LinkListener, listenForLinks, writeAll } from "./proxy_links.ts";
@@ -21,6 +23,8 @@ export class HandshakeCutProxy implements AsyncDisposable {
   links = 0;
   /** Connections cut after their upgrade so far. */
   cutCount = 0;
+  /** WebSocket upgrades seen so far, cut or not. */
+  #upgrades = 0;
   #cuts: number;
   readonly #stall: boolean;
   #listener: LinkListener;
@@ -35,26 +39,20 @@ export class HandshakeCutProxy implements AsyncDisposable {
     this.#cuts = cuts;
     this.#stall = how === "stall";
     this.#listener = listenForLinks(targetPort, (client, server) => {
-      const n = this.links++;
+      this.links++;
       this.#conns.add(client).add(server);
-      const done = (n < this.#cuts
-        ? this.#cutAfterUpgrade(client, server)
-        : Promise.all([pipe(client, server), pipe(server, client)]).then(
-          () => {},
-        )).finally(() => {
-          for (const conn of [client, server]) {
-            this.#conns.delete(conn);
-            try {
-              conn.close();
-            } catch {
-              // Already closed.
-            }
+      const done = this.#cutFirstUpgrades(client, server).finally(() => {
+        for (const conn of [client, server]) {
+          this.#conns.delete(conn);
+          try {
+            conn.close();
+          } catch {
+            // Already closed.
           }
-        });
+        }
+      });
       this.#pipes.add(done);
-      void done.finally(() =>
-        this.#pipes.delete(done)
-      );
+      void done.finally(() => this.#pipes.delete(done));
     });
     this.port = this.#listener.port;
   }
@@ -75,8 +73,12 @@ export class HandshakeCutProxy implements AsyncDisposable {
     }
   }
 
-  /** Passes the request and the server's response head on, then cuts both. */
-  async #cutAfterUpgrade(client: Deno.Conn, server: Deno.Conn): Promise<void> {
+  /**
+   * Passes the request and the server's response head on; one of the first
+   * `cuts` upgrades is then cut (or stalled), anything else goes on
+   * untouched.
+   */
+  async #cutFirstUpgrades(client: Deno.Conn, server: Deno.Conn): Promise<void> {
     const up = pipe(client, server);
     const buffer = new Uint8Array(64 * 1024);
     let head = new Uint8Array(0);
@@ -90,6 +92,14 @@ export class HandshakeCutProxy implements AsyncDisposable {
         head = joined;
         const end = indexOf(head, HEAD_END);
         if (end === -1) continue;
+        const upgrade = new TextDecoder().decode(head.subarray(0, 12)) ===
+          "HTTP/1.1 101";
+        if (!upgrade || this.#upgrades++ >= this.#cuts) {
+          await writeAll(client, head);
+          await pipe(server, client);
+          await up;
+          return;
+        }
         await writeAll(client, head.subarray(0, end + HEAD_END.length));
         this.cutCount++;
         // Stalled: held until the client closes its side.
@@ -99,8 +109,14 @@ export class HandshakeCutProxy implements AsyncDisposable {
     } catch {
       // A side closed first.
     } finally {
-      client.close();
-      server.close();
+      // Closed already when the proxy was disposed of first.
+      for (const conn of [client, server]) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
       await up;
     }
   }
