@@ -70,6 +70,26 @@ export function withLikelyRecipient(
 }
 
 /**
+ * The name likely meant by the user or group `typed` when this client does
+ * not know it itself and exactly one name `known` is a slip away from it
+ * (as withLikelyName finds it); null otherwise. For the web page's
+ * `/file jojp notes.txt`, which reaches no server (a page cannot read a
+ * path) and so gets no no_such_user to add it to.
+ */
+export function likelyNameForUnknown(
+  typed: { to: string } | { group: string },
+  known: KnownNames,
+  self: string,
+): string | null {
+  const [name, among, code] = "to" in typed
+    ? [typed.to, known.users, "no_such_user"]
+    : [typed.group, known.groups, "no_such_group"];
+  const names = [...among];
+  if (names.some((other) => nameKey(other) === nameKey(name))) return null;
+  return likelyName(code, typed, { users: names, groups: names }, self);
+}
+
+/**
  * The one name `known` a slip away from the user or group the server
  * answered `code` (no_such_user, no_such_group) of; null for any other
  * answer, or when none or several are close.

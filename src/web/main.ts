@@ -22,7 +22,7 @@ import {
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
 import { didYouMean } from "../client/did_you_mean.ts";
 import { HeldRepliesNotice } from "../client/held_replies_notice.ts";
-import { withLikelyName } from "../client/likely_name.ts";
+import { likelyNameForUnknown, withLikelyName } from "../client/likely_name.ts";
 import { groupQueryNote, notOnlineNote } from "../client/query_notes.ts";
 import {
   type Command,
@@ -1246,12 +1246,37 @@ function run(line: string, to: Conversation = conversations.current): void {
       );
       return;
     case "file":
-    case "groupfile":
+    case "groupfile": {
       // A page cannot read a path: the file comes from a picker or a drop.
-      tell(
-        "ERROR: In the browser, send a file with the File… button or by dropping it on the page; it goes to the person or group you write to",
-      );
+      const browserOnly =
+        "ERROR: In the browser, send a file with the File… button or by dropping it on the page; it goes to the person or group you write to";
+      // A name typed a slip away from one known gets the terminal's "Did
+      // you mean jojo?" (likely_name.ts): its user would otherwise click
+      // the wrong name in the lists, or none. The groups are asked anew
+      // first, as the terminal does: nobody is told of a group made
+      // by others.
+      const typed = command.kind === "file"
+        ? { to: command.to }
+        : { group: command.group };
+      const hint = () => {
+        // Not with a people list cut short: one left out may be the one.
+        const likely = "to" in typed && peopleMore > 0
+          ? null
+          : likelyNameForUnknown(typed, {
+            users: people.values(),
+            groups: [...groups.values()].map((group) => group.name),
+          }, self);
+        tell(
+          likely === null
+            ? browserOnly
+            : `${browserOnly}. Did you mean ${likely}?`,
+        );
+      };
+      if (command.kind === "groupfile" && client !== null && !client.isOver) {
+        void client.request({ t: "groups" }).then(learn, () => {}).then(hint);
+      } else hint();
       return;
+    }
     case "transfers":
       for (
         const text of formatTransfers(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Reply } from "../../src/client/chat_client.ts";
 import type { Command } from "../../src/client/commands.ts";
 import {
+  likelyNameForUnknown,
   withLikelyName,
   withLikelyRecipient,
 } from "../../src/client/likely_name.ts";
@@ -149,5 +150,24 @@ Deno.test("withLikelyRecipient adds the name meant to /file's and /groupfile's r
   assert.equal(
     textOf(refused({ to: "hahq" }, "no_such_group", "ERROR: x")),
     "ERROR: x",
+  );
+});
+
+Deno.test("likelyNameForUnknown names the one name a slip away from a name not known, and none for a name known", () => {
+  const names = known(["jojo", "sophia"], ["haha"]);
+  assert.equal(likelyNameForUnknown({ to: "jojp" }, names, "sophia"), "jojo");
+  assert.equal(
+    likelyNameForUnknown({ group: "hahq" }, names, "sophia"),
+    "haha",
+  );
+  // Known (in any case): the name typed is the one meant.
+  assert.equal(likelyNameForUnknown({ to: "JOJO" }, names, "sophia"), null);
+  assert.equal(likelyNameForUnknown({ group: "haha" }, names, "sophia"), null);
+  // Never oneself, never a group for a user, never a guess between two.
+  assert.equal(likelyNameForUnknown({ to: "sophiq" }, names, "sophia"), null);
+  assert.equal(likelyNameForUnknown({ to: "hahq" }, names, "sophia"), null);
+  assert.equal(
+    likelyNameForUnknown({ to: "jojp" }, known(["jojo", "jojq"]), "x"),
+    null,
   );
 });

@@ -157,3 +157,37 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+// The terminal's /file and /groupfile to a name a slip away say the one
+// meant (terminal_slips_test.ts); the page said only how to send a file in
+// a browser.
+Deno.test({
+  name:
+    "web client: /file and /groupfile to a name a slip away from one known add the one name likely meant, as the terminal does",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+    const browserOnly =
+      "ERROR: In the browser, send a file with the File… button or by dropping it on the page; it goes to the person or group you write to";
+    await typeLine(page, "/file termx notes.txt");
+    await waitForVisible(page, `${browserOnly}. Did you mean termy?`);
+    // A group made after the page signed in (nobody outside it is told).
+    await termy.write("/create crew\n");
+    await termy.waitFor(/Group 'crew' created and joined/);
+    await typeLine(page, "/groupfile crex notes.txt");
+    await waitForVisible(page, `${browserOnly}. Did you mean crew?`);
+    // The name typed right: no guess at another.
+    await typeLine(page, "/file termy notes.txt");
+    await waitForVisible(page, browserOnly);
+    const rows = await visibleRows(page);
+    assert.ok(rows.at(-1)!.endsWith(browserOnly), rows.join("\n"));
+    assert.deepEqual(problems, []);
+  },
+});
