@@ -28,6 +28,12 @@ export const PASTE_END = "\x1b[201~";
  */
 export const MAX_PASTE_CHARS = 256 * 1024;
 /**
+ * What is said of a paste longer than MAX_PASTE_CHARS, not taken: by the
+ * terminal, and by the web page for one pasted in its message field.
+ */
+export const PASTE_TOO_LONG =
+  `Not pasted: the paste is longer than ${MAX_PASTE_CHARS} characters`;
+/**
  * A paste that gets no more input for this long ends as if its end marker
  * had come: a terminal writes a paste at once, so a pause this long means the
  * marker was lost (or never meant to come), and what follows are keys.

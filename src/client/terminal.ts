@@ -20,7 +20,7 @@ import readline from "node:readline";
 import {
   DISABLE_BRACKETED_PASTE,
   ENABLE_BRACKETED_PASTE,
-  MAX_PASTE_CHARS,
+  PASTE_TOO_LONG,
   type PasteEvent,
   PasteParser,
   placePaste,
@@ -761,9 +761,7 @@ class ReadlineTerminal implements Terminal {
           this.#paste(event.text);
           break;
         case "too-long":
-          this.print(
-            `Not pasted: the paste is longer than ${MAX_PASTE_CHARS} characters`,
-          );
+          this.print(PASTE_TOO_LONG);
           break;
         default: {
           const unreachable: never = event;

@@ -85,6 +85,7 @@ import {
 } from "../client/ignore_texts.ts";
 import { mentions } from "../client/mentions.ts";
 import { RetryWait } from "../client/reconnect_backoff.ts";
+import { MAX_PASTE_CHARS, PASTE_TOO_LONG } from "../client/bracketed_paste.ts";
 import {
   FIRST_CONNECT_TRIES,
   HELD_BACK,
@@ -1598,6 +1599,15 @@ function fitLine(): void {
   field.style.height = `${field.scrollHeight + frame}px`;
 }
 ui.line.addEventListener("input", fitLine);
+// A paste longer than the terminal takes is refused as the terminal refuses
+// it (bracketed_paste.ts): before, megabytes went into the field, slowing
+// the page down, to be refused as too long only at Enter.
+ui.line.addEventListener("paste", (event) => {
+  const text = event.clipboardData?.getData("text/plain") ?? "";
+  if (text.length <= MAX_PASTE_CHARS) return;
+  event.preventDefault();
+  emit({ type: "notice", text: PASTE_TOO_LONG });
+});
 
 ui.line.addEventListener("keydown", (event) => {
   const field = ui.line;

@@ -15,6 +15,10 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { MAX_TEXT_CHARS } from "../../src/protocol/limits.ts";
+import {
+  MAX_PASTE_CHARS,
+  PASTE_TOO_LONG,
+} from "../../src/client/bracketed_paste.ts";
 
 Deno.test({
   name:
@@ -50,6 +54,61 @@ Deno.test({
         (rows) => rows.forEach((row) => row.remove()),
       );
     }
+    assert.deepEqual(problems, []);
+  },
+});
+
+// The terminal refuses a paste over MAX_PASTE_CHARS ("Not pasted: ...");
+// the page took megabytes into its field, to refuse them only at Enter.
+Deno.test({
+  name:
+    "web client: a paste longer than the terminal takes is refused in the terminal's words, and the field keeps what it had",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await page.type("#line", "kept");
+    const refused = await page.$eval(
+      "#line",
+      (field, length) => {
+        const data = new DataTransfer();
+        data.setData("text/plain", "z".repeat(length));
+        const paste = new ClipboardEvent("paste", {
+          clipboardData: data,
+          bubbles: true,
+          cancelable: true,
+        });
+        return !field.dispatchEvent(paste);
+      },
+      MAX_PASTE_CHARS + 1,
+    );
+    await waitForLine(page, new RegExp(`^${PASTE_TOO_LONG}$`));
+    assert.ok(refused, "the paste's default was prevented");
+    assert.equal(
+      await page.$eval(
+        "#line",
+        (field) => (field as HTMLTextAreaElement).value,
+      ),
+      "kept",
+    );
+    // One as long as the terminal takes is not refused.
+    const taken = await page.$eval(
+      "#line",
+      (field, length) => {
+        const data = new DataTransfer();
+        data.setData("text/plain", "z".repeat(length));
+        return field.dispatchEvent(
+          new ClipboardEvent("paste", {
+            clipboardData: data,
+            bubbles: true,
+            cancelable: true,
+          }),
+        );
+      },
+      MAX_PASTE_CHARS,
+    );
+    assert.ok(taken);
     assert.deepEqual(problems, []);
   },
 });
