@@ -244,6 +244,11 @@ export class LogOutbox implements Store {
     if (!known) this.#records.push({ kind: "user", name });
     return user;
   }
+  noteRegisteredFrom(key: string, addressGroup: string): void {
+    // This node's only: another node weighs the account alone (an address
+    // is this node's to see, and the log need not carry it).
+    this.inner.noteRegisteredFrom(key, addressGroup);
+  }
   bindFingerprint(key: string, fingerprint: string): BindResult {
     return this.inner.bindFingerprint(key, fingerprint);
   }

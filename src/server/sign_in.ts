@@ -212,6 +212,11 @@ export async function signIn(
   const name = state.nameOf(id);
   // Signed in: now the tokens looked at above are spent (nothing was
   // awaited since, so they are still there).
+  // A new account's address group, kept: a store at its cap weighs the
+  // accounts made from one address as one sender (sender_groups.ts), or
+  // names made cheaply there each outweighed a friend. Loopback too: one
+  // machine is one sender.
+  if (name !== null && !known) state.store.noteRegisteredFrom(key, namesGroup);
   if (name !== null && !addressLimitsFree) {
     if (!known) core.addresses.newNames.take(namesGroup, now);
     core.addresses.comebacks.signedIn(group, key, now, comeback);

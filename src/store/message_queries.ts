@@ -121,7 +121,7 @@ export class MessageQueries {
         owed?.add(
           userKey,
           message.body.byteLength + DELIVERY_COST,
-          message.fromKey,
+          this.#cap.senders.weightOf(message.fromKey),
         );
       }
       if (!owedToSomeone && message.kind !== "public") this.#cap.mayBeFree(id);

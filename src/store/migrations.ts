@@ -306,6 +306,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX budget_spends_by_time ON budget_spends (at);
     `,
   },
+  {
+    version: 13,
+    description: "the address group each account was registered from",
+    // A store at its cap gives up first what the heaviest sender sent a
+    // user; accounts made from one address count as one sender
+    // (sender_groups.ts), or 200 cheap names each sending a little
+    // outweighed a friend. The group as server/address_group.ts's
+    // lastingGroup gives it; NULL for accounts made before this migration
+    // (or on another node): each then counts alone.
+    up: `ALTER TABLE users ADD COLUMN registered_from TEXT;`,
+  },
 ];
 
 /** The schema version this program writes and understands. */

@@ -15,7 +15,8 @@ interface Owed {
 
 /**
  * What waits for one user, in all, and from the few senders followed
- * (MAX_SENDERS_FOLLOWED, by name key): the rest is what the others sent,
+ * (MAX_SENDERS_FOLLOWED, by sender key: sender_groups.ts, which counts the
+ * accounts made from one address as one sender): the rest is what the others sent,
  * none of whom can have sent more than `others` bytes of what waits.
  */
 interface Mailbox extends Owed {

@@ -353,6 +353,10 @@ export class SqliteStore implements Store {
     return this.#users.ensureUser(name, nameKey, now);
   }
 
+  noteRegisteredFrom(nameKey: string, addressGroup: string): void {
+    this.#cap.senders.note(nameKey, addressGroup);
+  }
+
   bindFingerprint(nameKey: string, fingerprint: string): BindResult {
     return this.#users.bindFingerprint(nameKey, fingerprint);
   }

@@ -373,6 +373,12 @@ export interface Store {
    * takes the casing they registered with this time.
    */
   ensureUser(name: string, nameKey: string, now: Timestamp): UserRecord;
+  /**
+   * Records the address group (server/address_group.ts's lastingGroup) a
+   * new account was registered from, once: a store at its cap weighs the
+   * accounts made from one address as one sender (sender_groups.ts).
+   */
+  noteRegisteredFrom(nameKey: string, addressGroup: string): void;
   /** Trust on first use: binds the fingerprint only while none is bound. */
   bindFingerprint(nameKey: string, fingerprint: string): BindResult;
   /**

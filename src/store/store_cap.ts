@@ -22,6 +22,12 @@ import {
   nextSweep,
 } from "./prune_policy.ts";
 import { integer, type Row } from "./rows.ts";
+import {
+  accountOfSenderKey,
+  groupOfSenderKey,
+  SENDER_KEY_SQL,
+  SenderGroups,
+} from "./sender_groups.ts";
 import type { Transactions } from "./transactions.ts";
 
 export const DEFAULT_CAP_CHECK_EVERY = 256;
@@ -105,6 +111,11 @@ export class StoreCap {
   #scanAfter = 0;
   /** When waiting messages were last given up (said once per episode). */
   #lastDropAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Whom the estimates count as one sender (sender_groups.ts): the
+   * accounts made from one address together.
+   */
+  readonly senders: SenderGroups;
 
   constructor(tx: Transactions, options: CapOptions) {
     if (
@@ -120,6 +131,7 @@ export class StoreCap {
     this.#notice = options.notice;
     this.#lastMessageId = options.lastMessageId;
     this.#owed = this.#maxBytes > 0 ? new OwedMailboxes() : null;
+    this.senders = new SenderGroups(tx);
   }
 
   /** Whether there is a cap: without one, nothing here is kept. */
@@ -168,7 +180,7 @@ export class StoreCap {
       owed?.remove(
         userKey,
         Number(row.bytes ?? 0) + DELIVERY_COST,
-        String(row.from_key),
+        this.senders.weightOf(String(row.from_key)),
       );
       this.mayBeFree(integer(row, "message_id"));
     }
@@ -177,6 +189,7 @@ export class StoreCap {
   /** A rollback may have undone what the estimates were told. */
   rolledBack(): void {
     this.#owedStale = true;
+    this.senders.forget();
     this.#sweepAll();
   }
 
@@ -395,7 +408,9 @@ export class StoreCap {
   /**
    * Gives up the oldest DROP_BATCH messages waiting for the user owed the
    * most from whoever sent them the most of it (OwedMailboxes
-   * heaviestSender), for every user owed at least FULLEST_SHARE of that (marked
+   * heaviestSender: the accounts made from one address count as one,
+   * sender_groups.ts; within such a group, its heaviest account, by what
+   * it sent of the newest it has waiting), for every user owed at least FULLEST_SHARE of that (marked
    * delivered, so that pruning can take them once no one else waits for
    * them; counted in dropped_deliveries for `takeDropped`). Returns the
    * ids of the messages it gave up deliveries of.
@@ -411,9 +426,19 @@ export class StoreCap {
     // away keeps what others sent before the flood. Giving up the oldest of
     // all first let a classmate who flooded someone offline push out every
     // message waiting for them from anyone else.
+    // Counted by account, 200 names made from one address each sending a
+    // little were each lighter than a friend, who lost nearly all. Counted
+    // by address group, they are one heavy sender; within the group, its
+    // heaviest account goes first, so that a class behind one address
+    // loses one flooder's messages before its other members'.
     const fromHeaviest = () => {
-      const sender = owed.heaviestSender(first.userKey);
-      return sender === undefined ? [] : this.#tx.all(
+      const senderKey = owed.heaviestSender(first.userKey);
+      if (senderKey === undefined) return [];
+      const group = groupOfSenderKey(senderKey);
+      const sender = group === null
+        ? accountOfSenderKey(senderKey)
+        : this.#tx.get(HEAVIEST_IN_GROUP_SQL, first.userKey, group)?.from_key;
+      return typeof sender !== "string" ? [] : this.#tx.all(
         DROP_OLDEST_SENT_SQL,
         first.userKey,
         DROP_BATCH,
@@ -446,7 +471,7 @@ export class StoreCap {
         owed.remove(
           userKey,
           Number(row.bytes ?? 0) + DELIVERY_COST,
-          String(row.from_key),
+          this.senders.weightOf(String(row.from_key)),
         );
         perUser.set(userKey, (perUser.get(userKey) ?? 0) + 1);
         ids.add(integer(row, "message_id"));
@@ -505,11 +530,12 @@ export class StoreCap {
     owed.clear(userKey);
     for (
       const row of this.#tx.all(
-        `SELECT m.from_key AS from_key, count(*) AS n,
+        `SELECT ${SENDER_KEY_SQL} AS from_key, count(*) AS n,
                 coalesce(sum(length(m.body)), 0) AS bytes
          FROM deliveries d JOIN messages m ON m.id = d.message_id
+           LEFT JOIN users u ON u.name_key = m.from_key
          WHERE d.user_key = ? AND d.delivered = 0
-         GROUP BY m.from_key
+         GROUP BY 1
          ORDER BY coalesce(sum(length(m.body)), 0) + count(*) * ${DELIVERY_COST}
            DESC`,
         userKey,
@@ -590,7 +616,26 @@ const DROP_OLDEST_SENT_SQL = `
     (SELECT from_key FROM messages WHERE id = message_id) AS from_key`;
 
 /**
- * What waits for each user, by sender, the heaviest first: messages and
+ * Of the accounts registered from one address group (?2), the one whose
+ * messages weigh the most among the newest HEAVIEST_IN_GROUP_SAMPLE of the
+ * group's waiting for a user (?1): a flooder is most of the newest, and the
+ * look is bounded however many the group has waiting.
+ */
+const HEAVIEST_IN_GROUP_SAMPLE = 4096;
+const HEAVIEST_IN_GROUP_SQL = `
+  SELECT from_key FROM (
+    SELECT m.from_key AS from_key, length(m.body) AS size
+    FROM deliveries d JOIN messages m ON m.id = d.message_id
+      JOIN users u ON u.name_key = m.from_key
+    WHERE d.user_key = ?1 AND d.delivered = 0 AND u.registered_from = ?2
+    ORDER BY d.message_id DESC LIMIT ${HEAVIEST_IN_GROUP_SAMPLE})
+  GROUP BY from_key
+  ORDER BY sum(size) + count(*) * ${DELIVERY_COST} DESC
+  LIMIT 1`;
+
+/**
+ * What waits for each user, by sender (sender_groups.ts: the accounts
+ * made from one address group are one), the heaviest first: messages and
  * bytes of body, for the MAX_SENDERS_FOLLOWED heaviest senders, then one
  * row with no sender for all the others (with `heaviest`, the cost of what
  * the heaviest of them sent). The sizes are read once per
@@ -602,8 +647,10 @@ const DROP_OLDEST_SENT_SQL = `
  */
 const OWED_SQL = `
   WITH sizes AS MATERIALIZED (
-    SELECT id, from_key, length(body) AS size
-    FROM messages WHERE kind <> 'public'),
+    SELECT m.id AS id, ${SENDER_KEY_SQL} AS from_key,
+           length(m.body) AS size
+    FROM messages m LEFT JOIN users u ON u.name_key = m.from_key
+    WHERE m.kind <> 'public'),
   pairs AS (
     SELECT d.user_key AS user_key, s.from_key AS from_key, count(*) AS n,
            coalesce(sum(s.size), 0) AS bytes

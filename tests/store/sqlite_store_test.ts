@@ -1879,6 +1879,7 @@ Deno.test("a database from before migration 9 keeps recognising the client ids i
       DROP TABLE conversation_seqs;
       ALTER TABLE users DROP COLUMN released_below;
       DROP TABLE budget_spends;
+      ALTER TABLE users DROP COLUMN registered_from;
       PRAGMA user_version = 8;
     `);
     db.close();
