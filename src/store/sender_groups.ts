@@ -12,7 +12,10 @@
  * by where they were made, they are one 2 MB sender, and go first. The
  * price: a class behind one NAT address is one group too, so its members'
  * messages are weighed together against everyone else's (among themselves,
- * by sender: store_cap.ts's HEAVIEST_IN_GROUP_SQL).
+ * by sender: store_cap.ts's HEAVIEST_IN_GROUP_SQL). Within a group,
+ * accounts weigh one by one, as before: on an IPv6 LAN every on-link peer
+ * is in the server's /64, one group, so there 200 cheap names still
+ * outweigh a friend on the same /64 (sender_groups_test.ts, ignored).
  */
 
 import type { Transactions } from "./transactions.ts";

@@ -162,3 +162,31 @@ Deno.test("SqliteStore opens a store of schema 12 with waiting messages: its acc
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+// Not done: within one address group accounts weigh one by one, and on an
+// IPv6 LAN every on-link peer is in the server's /64, one group. Telling
+// friends apart there needs what the recipient did (wrote to them: kept
+// apart from messages, which pruning deletes before anything is given up)
+// or the account's age; neither is recorded yet.
+Deno.test({
+  name:
+    "SqliteStore at its cap: 200 names made on alice's own /64 lose theirs before alice's 100 KB",
+  ignore: true,
+  fn: () => {
+    const store = open();
+    try {
+      account(store, "carol", "fd00:1:2:3::/64");
+      account(store, "alice", "fd00:1:2:3::/64");
+      for (let i = 0; i < 100; i++) priv(store, "alice", "carol", `a${i}`);
+      for (let s = 0; s < 200; s++) {
+        account(store, `sybil${s}`, "fd00:1:2:3::/64");
+        for (let i = 0; i < 10; i++) {
+          priv(store, `sybil${s}`, "carol", `s${i}`);
+        }
+      }
+      assert.equal(keptBySender(store, "carol").get("alice"), 100);
+    } finally {
+      store.close();
+    }
+  },
+});
