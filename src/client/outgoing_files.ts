@@ -111,6 +111,12 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   send: (target: SendTarget, path: string, re: Re) => Promise<void>;
   /** Resolves once every file being sent is done with. */
   settled: () => Promise<unknown>;
+  /**
+   * The names of the files being sent, whatever step each is at (offered,
+   * under way, waiting to be offered again): what a script whose input
+   * ended still waits for.
+   */
+  sendingNames: () => string[];
   /** The files waiting to be offered again now. */
   resends: () => PendingResend[];
   /**
@@ -134,7 +140,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
 } {
   const { link, relinked, leaving, emit, status } = options;
   const schedule = options.resendSchedule ?? (() => new ResendSchedule());
-  const sending = new Set<Promise<void>>();
+  /** Each file being sent, and its name. */
+  const sending = new Map<Promise<void>, string>();
   let nextSend = 1;
   /** Files waiting to be offered again, and how to stop each, by id. */
   const waiting = new Map<
@@ -158,10 +165,14 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
    */
   let noneAgain = false;
   const ending = () => leaving() || noneAgain;
+  // A script's /quit offers nothing again, but a file cut off by our own
+  // connection dropping is work it asked for that is not over: it goes on
+  // once reconnected, resuming where it stopped (session_reconnect.ts).
+  const offeredNoMore = () => leaving() || (noneAgain && !link().client.isOver);
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());
-    sending.add(run);
+    sending.set(run, basename(path));
     run.finally(() => sending.delete(run));
     return run;
   };
@@ -267,7 +278,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           }
         }
         targets = retry;
-        if (targets.length === 0 || ending()) return;
+        if (targets.length === 0 || offeredNoMore()) return;
         // Between offers only: a running one is cancelled as a transfer.
         const cancelled = Promise.withResolvers<"cancelled">();
         waiting.set(id, {
@@ -733,7 +744,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         ...(declinedMore > 0 ? { declinedMore } : {}),
       };
       const resent = resendTargets(target, outcome, again);
-      if (resent.length === 0 || ending()) {
+      if (resent.length === 0 || offeredNoMore()) {
         unsaid.event = null;
         emit(sent);
         return outcome;
@@ -771,7 +782,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
 
   return {
     send: sendFile,
-    settled: () => Promise.all(sending),
+    settled: () => Promise.all(sending.keys()),
+    sendingNames: () => [...sending.values()],
     resends: () =>
       [...waiting].map(([id, { name, targets, why }]) => ({
         id,

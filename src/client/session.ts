@@ -1004,10 +1004,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // waits for them, as each line once waited for its file. The end of input
   // is then read as their end, and a dropped connection meanwhile is seen.
   const filesGoOn = context.json && !terminal.interactive;
+  // A script's input that ended (or said quit) leaves once what it asked
+  // for is through: its files, and the answers to its lines (as long as
+  // they are worth waiting for). Meanwhile a dropped connection is seen,
+  // and made again to finish them (session_reconnect.ts).
   let inputEnded = false;
   const filesEnded = () => {
     const ended = () => ({ line: null });
-    return outgoing.settled().then(ended, ended);
+    return Promise.all([
+      outgoing.settled(),
+      withDeadline(commands.results(), REPLY_GRACE_MS),
+    ]).then(ended, ended);
   };
   for (;;) {
     const event = await Promise.race([
@@ -1024,13 +1031,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if ("line" in event) {
       pendingLine = null;
       if (event.line === null) {
-        if (!filesGoOn || inputEnded) break;
+        if (terminal.interactive || inputEnded) break;
         inputEnded = true;
         continue;
       }
       const done = handle(event.line, ++lineNumber);
       if (done === "quit" && !terminal.interactive) quitWithoutAsking();
-      if (done === "quit" && filesGoOn) {
+      if (done === "quit" && !terminal.interactive) {
         inputEnded = true;
         continue;
       }
@@ -1040,7 +1047,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // sent (or offered, its answer up to a minute away) would hold the
         // goodbye until it is through, with nothing said: asked once too,
         // and the second /quit stops it.
-        if (!terminal.interactive) break;
         if (askBeforeLeaving("/quit")) continue;
         break;
       }
@@ -1108,9 +1114,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     reconnecting = true;
     const next = await reconnect(self, context, ending, from, {
       queue,
-      // A --json script's input that ended (or said quit) while its files
-      // went on: nothing more is read, and reconnecting stops as it would
-      // at the end of input.
+      // A script's input that ended (or said quit) while its files or
+      // lines went on: nothing more is read; reconnecting goes on while
+      // they are not through (unfinished), as at the end of input.
       nextLine: () => inputEnded ? Promise.resolve(null) : nextLine(),
       consumed: () => (pendingLine = null),
       number: () => ++lineNumber,
@@ -1119,6 +1125,21 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // An interactive /quit asks first, as when connected.
       askToLeave: () => askBeforeLeaving("/quit"),
       showStatus: (line) => status.showConnection(line),
+      inputOver: () => (inputEnded = true),
+      unfinished: () => {
+        const files = [...new Set(outgoing.sendingNames())].map(
+          sanitizeForTerminal,
+        );
+        // Lines cut off before their answer, waiting their turn, or read
+        // while reconnecting: each goes once back.
+        const lines = chats.unanswered().size + chats.waiting() +
+          queue.length;
+        const parts = [
+          ...files,
+          ...(lines > 0 ? [lines === 1 ? "1 line" : `${lines} lines`] : []),
+        ];
+        return parts.length === 0 ? null : parts.join(", ");
+      },
     });
     reconnecting = false;
     if (next === "left") {
@@ -1182,7 +1203,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       if (filesGoOn && sendsFile(line)) continue;
       if (!terminal.interactive) await untilDoneOrCut(done);
     }
-    if (quit && filesGoOn) inputEnded = true;
+    if (quit && !terminal.interactive) inputEnded = true;
     else if (quit) break;
   }
 

@@ -81,8 +81,22 @@ export interface Waiting {
    * way): the next `/quit` leaves, unless a line was typed since.
    */
   askToLeave: () => boolean;
+  /** The input is over (its end, or /quit, read): nothing more is read. */
+  inputOver: () => void;
   /** The status row on a terminal (null: none). */
   showStatus: (line: string | null) => void;
+  /**
+   * What the user asked for that is not delivered yet (files being sent or
+   * waiting for their answer, lines not confirmed), in a few words; null
+   * when nothing is. A script whose input ended (or said quit) keeps
+   * reconnecting while there is some.
+   */
+  unfinished: () => string | null;
+}
+
+/** Said once when a script's input is over and reconnecting goes on for `what`. */
+export function finishingLine(what: string): string {
+  return `Connection lost; reconnecting to finish sending ${what} (Ctrl-C to give up)`;
 }
 
 /**
@@ -184,7 +198,10 @@ export async function reconnect(
   // cuts it short once per attempt, not once per key of a line typed.
   const retries = new RetryWait();
   const retryNow = () => retries.wake();
-  // Lines typed while offline are kept; the end of input or /quit stops trying.
+  // Lines typed while offline are kept; the end of input or /quit stops
+  // trying, unless a script's files or lines are still under way: those it
+  // asked for are finished first (the tries stay bounded), then it leaves.
+  const over = Promise.withResolvers<void>();
   const collect = async () => {
     while (!left) {
       const line = await waiting.nextLine();
@@ -195,6 +212,14 @@ export async function reconnect(
         waiting.askToLeave()
       ) continue;
       if (line === null || waiting.isQuit(line)) {
+        const unfinished = terminal.interactive ? null : waiting.unfinished();
+        if (unfinished !== null) {
+          waiting.inputOver();
+          emit({ type: "notice", text: finishingLine(unfinished) });
+          // Nothing more is read; the tries go on, at their pace.
+          await over.promise;
+          return;
+        }
         left = true;
         userLeft = true;
         retryNow();
@@ -326,6 +351,7 @@ export async function reconnect(
     return null;
   } finally {
     left = true;
+    over.resolve();
     retryNow();
     stopKeys();
     stopNetwork();
