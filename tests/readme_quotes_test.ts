@@ -44,6 +44,11 @@ import { parseCommandLine } from "../src/cli.ts";
 import { PRESS_A_KEY, TAP_RETRY } from "../src/client/reconnect_status.ts";
 import { firstConnectWait } from "../src/client/server_connect.ts";
 import { tryingAgainLine } from "../src/client/first_connect_lines.ts";
+import { finishingLine } from "../src/client/session_reconnect.ts";
+import {
+  firstConnectWait,
+  tryingAgainLine,
+} from "../src/client/server_connect.ts";
 import {
   CutInHandshakeError,
   HandshakeTimeoutError,
@@ -69,6 +74,10 @@ Deno.test("README quotes the questions and notes of leaving as leave_questions.t
   quoted(`\`${unansweredLine("everyone")}\``);
   quoted(`\`${filesAtQuit(["notes.txt to carol"])}\``);
   quoted(`\`${filesAtQuit(["a.txt to jojo"])}\``);
+});
+
+Deno.test("README quotes the line a script says when its connection drops after its input ended, with its file under way", () => {
+  quoted(`\`${finishingLine("big.bin")}\``);
 });
 
 Deno.test("README quotes the line said when a pending line's late answer is slow_down after later lines went", () => {
