@@ -101,6 +101,12 @@ export function paceReads(socket: Socket, limits: ReadPaceLimits): void {
     pause = setTimeout(() => {
       pause = null;
       if (socket.destroyed || readingHandle(socket) !== handle) return;
+      // Paused meanwhile (`ws.pause()`: the gauges, the handshake's check,
+      // a TLS bridge's pipe), the stream stopped the handle itself and
+      // cleared `reading`: its resume starts it again, not this. Started
+      // here, the held socket was read into the stream's buffer, up to
+      // 128 KiB the memory bounds do not count.
+      if (handle.reading === false) return;
       handle.readStart();
     }, READ_PAUSE_MS);
   });
