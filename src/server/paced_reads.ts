@@ -33,6 +33,19 @@ export const SMALL_READ_BYTES = 512;
  */
 export const READ_PAUSE_MS = 100;
 
+/**
+ * Bytes a connection carries, either way, that earn it one small read more
+ * than its rate: what a trickle costs is reads per byte, and a connection
+ * moving a file's MiBs is not trickling. Its recipient acks each MiB
+ * (FILE_ACK_BYTES), a small read each, and the last read of a sender's
+ * frame is small now and then (1 in 10 of 256 KiB chunks): some 200 a
+ * second at what two `chat connect` reach on a quiet machine. Paced, each
+ * ack or chunk waited 100 ms, and the transfer with it (a window of 4 MiB
+ * is 20 ms of it). A quarter of a MiB a read leaves room; what a trickler
+ * makes the server write to it (history, the room) earns a few a second.
+ */
+export const BYTES_PER_EARNED_READ = 256 * 1024;
+
 /** Reads of upgraded sockets, and pauses (all connections; tests read it). */
 export const readPaceStats = { reads: 0, pauses: 0 };
 
@@ -86,11 +99,23 @@ export function paceReads(socket: Socket, limits: ReadPaceLimits): void {
     )
     : null;
   let pause: ReturnType<typeof setTimeout> | null = null;
+  /** Bytes carried (read and written, direct writes too) reads were earned by. */
+  let earnedBy = carried(socket);
   socket.on("data", (chunk: Uint8Array) => {
     readPaceStats.reads++;
     if (bucket === null || pause !== null) return;
     if (chunk.byteLength >= SMALL_READ_BYTES) return;
     if (bucket.take(performance.now())) return;
+    // Earned by what the connection carried, at most a burst's worth kept.
+    const bytes = carried(socket);
+    earnedBy = Math.max(
+      earnedBy,
+      bytes - limits.smallReadBurst * BYTES_PER_EARNED_READ,
+    );
+    if (bytes - earnedBy >= BYTES_PER_EARNED_READ) {
+      earnedBy += BYTES_PER_EARNED_READ;
+      return;
+    }
     // Not reading already (the stream's buffer is full): nothing to stop.
     const handle = readingHandle(socket);
     if (handle === null || handle.reading === false) return;
@@ -113,6 +138,11 @@ export function paceReads(socket: Socket, limits: ReadPaceLimits): void {
   socket.once("close", () => {
     if (pause !== null) clearTimeout(pause);
   });
+}
+
+/** Bytes `socket` has read and written. */
+function carried(socket: Socket): number {
+  return socket.bytesRead + socket.bytesWritten;
 }
 
 function readingHandle(socket: Socket): ReadingHandle | null {

@@ -19,6 +19,13 @@ import {
 } from "../../src/server/paced_reads.ts";
 import { DEFAULT_CONNECTION_LIMITS } from "../../src/server/config.ts";
 import { until } from "../_helpers/bystanders.ts";
+import { RawClient } from "../_helpers/raw_client.ts";
+import {
+  FILE_ACK_BYTES,
+  FILE_CHUNK_TAG_BYTES,
+  FILE_WINDOW_BYTES,
+  MAX_FILE_CHUNK_BYTES,
+} from "../../src/protocol/limits.ts";
 import {
   type AddressInfo,
   createServer,
@@ -257,4 +264,93 @@ Deno.test("paceReads leaves a socket whose stream was paused during a read pause
     "every byte read once resumed",
   );
   await writing;
+});
+
+Deno.test("startServer does not pause a file's recipient acknowledging each MiB, nor its sender, however fast the file comes", async () => {
+  // Few small reads a second, as the defaults are against a file at 200
+  // MiB/s (what two `chat connect` reach on a quiet machine): its
+  // recipient's ack each MiB, and the last read of some of its sender's
+  // frames (1 in 10 here), are each a small read. Paced, each waited 100
+  // ms, and the transfer with it: 61-79 MiB/s against 73-125 unpaced, a
+  // 512 MiB file here at the defaults. The burst covers a sign-in's reads.
+  await using server = await startTestServer({
+    connectionLimits: { smallReadsPerSecond: 2, smallReadBurst: 16 },
+  });
+  const sender = await RawClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const recipient = await RawClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    assert.equal((await sender.register("sophia")).t, "welcome");
+    assert.equal((await recipient.register("jojo")).t, "welcome");
+    const size = 64 * FILE_ACK_BYTES;
+    const offer = sender.nextId();
+    await sender.sendMessage({
+      t: "file_offer",
+      id: offer,
+      to: "jojo",
+      name: "big.bin",
+      size,
+    });
+    let xfer: number | undefined;
+    while (xfer === undefined) {
+      for (const { message } of await recipient.receiveMessages(WAIT_MS)) {
+        if (message.t === "file_offer") xfer = message.xfer;
+      }
+    }
+    await recipient.sendMessage({ t: "file_accept", xfer });
+    assert.equal((await sender.replyTo(offer)).t, "file_ready");
+    const pausesBefore = readPaceStats.pauses;
+    let acked = 0;
+    const receiving = (async () => {
+      let received = 0;
+      let ackedHere = 0;
+      while (received < size) {
+        for (const m of await recipient.receiveMessages(WAIT_MS)) {
+          if (m.message.t !== "file_chunk") continue;
+          received += m.body!.byteLength - FILE_CHUNK_TAG_BYTES;
+          // As file_receiver.ts does: an ack each MiB on disk.
+          if (received - ackedHere < FILE_ACK_BYTES && received < size) {
+            continue;
+          }
+          ackedHere = received;
+          await recipient.sendMessage({ t: "file_ack", xfer, received });
+        }
+        recipient.messages.length = 0;
+      }
+    })();
+    const progress = (async () => {
+      while (acked < size) {
+        for (const { message } of await sender.receiveMessages(WAIT_MS)) {
+          if (message.t === "file_progress") acked = message.acked;
+        }
+        sender.messages.length = 0;
+      }
+    })();
+    const data = MAX_FILE_CHUNK_BYTES - FILE_CHUNK_TAG_BYTES;
+    const chunk = new Uint8Array(MAX_FILE_CHUNK_BYTES);
+    for (let sent = 0; sent < size;) {
+      await until(
+        () => sent - acked < FILE_WINDOW_BYTES,
+        "the window to open",
+      );
+      const bytes = Math.min(data, size - sent);
+      await sender.sendMessage(
+        { t: "file_chunk", xfer, offset: sent },
+        chunk.subarray(0, bytes + FILE_CHUNK_TAG_BYTES),
+      );
+      sent += bytes;
+    }
+    await Promise.all([receiving, progress]);
+    assert.equal(
+      readPaceStats.pauses - pausesBefore,
+      0,
+      `read pauses for ${size / FILE_ACK_BYTES} acks`,
+    );
+  } finally {
+    await sender.close();
+    await recipient.close();
+  }
 });
