@@ -13,11 +13,15 @@
  * paced; a read left waiting loses no bytes and, most of the time, no
  * throughput: the kernel keeps taking them.
  *
- * Stopping the stream (`socket.pause()`) would not do: the socket reads on
- * into the stream's buffer (up to 16 KiB) and hands each read over on its
- * own when resumed. The handle's `readStop`/`readStart` (node's, which Deno
- * implements natively) stop the reads themselves. A socket whose handle has
- * no such methods is not paced.
+ * Stopping the stream (`socket.pause()`) would not do: paused in its own
+ * "data" event, where a read is judged, the stream reads on into its buffer
+ * (Readable's maybeReadMore, up to its 64 KiB high-water mark) and hands
+ * each read over on its own when resumed; and the stream's pause is
+ * `ws.pause()`, the gauges' and the handshake check's, which a pause of
+ * ours would end. The handle's `readStop`/`readStart` (node's, which Deno
+ * implements natively) stop the reads themselves, and a stream paused
+ * meanwhile keeps its handle stopped. A socket whose handle has no such
+ * methods is not paced (paced_reads_test fails then).
  */
 
 import type { Socket } from "node:net";
