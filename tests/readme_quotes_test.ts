@@ -46,10 +46,6 @@ import { firstConnectWait } from "../src/client/server_connect.ts";
 import { tryingAgainLine } from "../src/client/first_connect_lines.ts";
 import { finishingLine } from "../src/client/session_reconnect.ts";
 import {
-  firstConnectWait,
-  tryingAgainLine,
-} from "../src/client/server_connect.ts";
-import {
   CutInHandshakeError,
   HandshakeTimeoutError,
 } from "../src/transport/secure_channel.ts";
