@@ -1219,14 +1219,22 @@ class WsConnection implements EdgeConnection, Pausable {
    */
   #sendFrame(frame: Uint8Array<ArrayBuffer>, bytes: number): void {
     const direct = this.#direct?.write(frame);
-    if (direct === "done") return sendBuffers.written(frame);
+    if (direct === "done") {
+      // The kernel took it all at once: the reader's progress too, or one
+      // that reads as fast as we write would look stuck (queue_stall.ts).
+      this.#taken += bytes;
+      return sendBuffers.written(frame);
+    }
     // Counted as it waits (the `held` the direct writes tell), as written
     // each piece (`written`), and given back whole (`done`).
     if (direct === "pending") return;
     const socket = this.#socket;
     const gauge = this.#gauge;
     if (gauge === null && !this.#overTls) {
-      socket.write(frame, () => sendBuffers.written(frame));
+      socket.write(frame, () => {
+        sendBuffers.written(frame);
+        this.#taken += bytes;
+      });
       return;
     }
     this.#unwritten += bytes;

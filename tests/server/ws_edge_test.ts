@@ -990,3 +990,37 @@ Deno.test("startEdge stops at once a connection of pipelined requests it closed:
   // One refusal: the fifth request; none for the thousands behind it.
   assert.equal(refusals, 1);
 });
+
+Deno.test("startEdge's connections count in taken every byte the socket wrote, frames the kernel took at once too", async () => {
+  // The stall rule takes a rise of `taken` as a reader's progress
+  // (queue_stall.ts): a reader that takes everything at once must be seen
+  // to move, not only one whose frames waited.
+  const gauge = new QueueGauge(0, 0);
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn), { gauge });
+  const client = await WebSocketConnection.open(edge.url, {
+    maxInboxBytes: 32 * MIB,
+  });
+  try {
+    const conn = await accepted;
+    const sizes = [100, 4000, 60_000];
+    let sent = 0;
+    for (const n of sizes) {
+      conn.send(new Uint8Array(n).fill(7));
+      sent += n;
+      const message = await client.receive();
+      assert.ok(message instanceof Uint8Array);
+      assert.equal(message.byteLength, n);
+    }
+    const deadline = Date.now() + WAIT_MS;
+    while ((conn.taken ?? 0) < sent && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(conn.taken, sent, "every byte written is taken");
+    assert.equal(gauge.bytes, 0);
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
