@@ -46,11 +46,13 @@ export interface TlsBridge {
  * a connection that starts with a TLS record is piped, bytes unchanged, to a
  * TLS listener on a loopback port of its own; what that listener decrypts
  * is handed to `secure` with the TCP socket in front, whose address is the
- * peer's. The two loopback sockets live and die with the front one.
+ * peer's. The two loopback sockets live and die with the front one, which
+ * outlives them by `lingerMs` at most.
  */
 export async function startTlsBridge(
   credentials: { cert: string; key: string },
   secure: (inner: Socket, front: Socket, writes: FrontWrites) => void,
+  lingerMs: number,
 ): Promise<TlsBridge> {
   /** The loopback port of each bridge's client socket -> its front. */
   const waiting = new Map<number, { front: Socket; writes: FrontWrites }>();
@@ -66,8 +68,13 @@ export async function startTlsBridge(
       waiting.delete(inner.remotePort!);
       const { front, writes } = bridged;
       inners.add(inner);
-      // Its TLS connection's end reaches the front through the bridge.
-      inner.once("close", () => inners.delete(inner));
+      // Its TLS connection's end reaches the front through the bridge,
+      // unless the bridge waits for the front to write (toFront): a peer
+      // that reads nothing leaves the bridge paused, never to see its end.
+      inner.once("close", () => {
+        inners.delete(inner);
+        lingerThenDestroy(front, lingerMs);
+      });
       front.once("close", () => inner.destroy());
       secure(inner, front, writes);
     },
@@ -91,8 +98,9 @@ export async function startTlsBridge(
       pipe.once("close", () => {
         if (pipe.localPort !== undefined) waiting.delete(pipe.localPort);
         // What the bridge still has for the peer (the TLS close_notify
-        // last) is written first.
+        // last) is written first, for `lingerMs` at most.
         front.destroySoon();
+        lingerThenDestroy(front, lingerMs);
       });
       front.once("close", () => pipe.destroy());
     },
@@ -120,4 +128,15 @@ function toFront(pipe: Socket, front: Socket, writes: FrontWrites): void {
   });
   front.on("drain", () => pipe.resume());
   pipe.once("end", () => front.end());
+}
+
+/**
+ * `front` destroyed in `lingerMs` unless it closed by then: what it still
+ * has to write goes meanwhile, but a peer that reads nothing would keep it
+ * (one of its address's sockets) and what waits in it for ever.
+ */
+function lingerThenDestroy(front: Socket, lingerMs: number): void {
+  if (front.destroyed) return;
+  const linger = setTimeout(() => front.destroy(), lingerMs);
+  front.once("close", () => clearTimeout(linger));
 }

@@ -507,6 +507,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       inner.on("error", () => {});
       server.emit("connection", inner);
     },
+    // As long as a closing WebSocket waits for its peer (sweep).
+    options.closeTimeoutMs,
   );
 
   server.on(

@@ -62,7 +62,6 @@ async function tlsEdge(
       admitted.push(`${group} ${address}`);
       return null;
     },
-    ...overrides,
     onConnection: (conn: EdgeConnection) => {
       void (async () => {
         for (
@@ -75,6 +74,7 @@ async function tlsEdge(
         }
       })();
     },
+    ...overrides,
   });
   const client = Deno.createHttpClient({ caCerts: [tls.cert] });
   return Object.assign(edge, {
@@ -329,4 +329,31 @@ Deno.test("startEdge with tls counts TLS connections against the per-address cap
     for (const tcp of held) tcp.close();
   }
   await until(() => edge.socketCount === 0, "the count to return");
+});
+
+Deno.test("startEdge with tls lets go of the TCP socket of a wss:// peer that stopped reading once it closes the connection, as over ws://", async () => {
+  // The server's side of the bridge is gone at closeTimeoutMs (ws destroys
+  // it); the TCP socket in front, which still holds TLS records the peer
+  // will never read, must go too, not wait for ever to write them: it
+  // counts against the address's sockets.
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await tlsEdge(5000, {
+    onConnection: (conn) => served(conn),
+  });
+  const { tcp, head } = await RawTcp.upgrade(edge.port, [], {
+    caCert: edge.tls.cert,
+  });
+  try {
+    assert.match(head, /^HTTP\/1\.1 101/);
+    const conn = await accepted;
+    // Far more than the kernel buffers on both sides hold: the peer reads
+    // nothing.
+    for (let i = 0; i < 48; i++) conn.send(new Uint8Array(512 * 1024));
+    conn.close(1008, "not reading");
+    await conn.closed;
+    await until(() => edge.socketCount === 0, "the TCP socket in front to go");
+  } finally {
+    tcp.close();
+  }
 });
