@@ -18,6 +18,7 @@ const MAX_FD = 4096;
 
 const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
     result: "i32",
@@ -70,13 +71,19 @@ export function shrinkSendBuffers(port: number, bytes: number): void {
 
 /**
  * Sets SO_RCVBUF to `bytes` on this process's connected IPv4 socket whose
- * own port is `localPort` (a client's). On loopback the kernel grows a
+ * own port is `localPort` (a client's) and whose peer's is `peerPort`: the
+ * kernel may give the same ephemeral port to another socket of the process
+ * connected elsewhere (the server's TLS bridge, in the same process). On loopback the kernel grows a
  * receive buffer to hundreds of KiB and opens the window again only once
  * half of it is free: a reader taking 16 KiB every 100 ms is then seen by
  * the server to take nothing for more than a second, then hundreds of KiB
  * at once. Throws when there is no such socket.
  */
-export function shrinkReceiveBuffer(localPort: number, bytes: number): void {
+export function shrinkReceiveBuffer(
+  localPort: number,
+  peerPort: number,
+  bytes: number,
+): void {
   const libc = Deno.dlopen("libc.so.6", SYMBOLS);
   try {
     const address = new Uint8Array(128);
@@ -88,13 +95,18 @@ export function shrinkReceiveBuffer(localPort: number, bytes: number): void {
       const view = new DataView(address.buffer);
       if (view.getUint16(0, true) !== AF_INET) continue;
       if (view.getUint16(2, false) !== localPort) continue;
+      length[0] = address.byteLength;
+      if (libc.symbols.getpeername(fd, address, length) !== 0) continue;
+      if (view.getUint16(2, false) !== peerPort) continue;
       value[0] = bytes;
       if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, value, 4) !== 0) {
         throw new Error(`setsockopt(SO_RCVBUF) failed on descriptor ${fd}`);
       }
       return;
     }
-    throw new Error(`No socket of this process has port ${localPort}`);
+    throw new Error(
+      `No socket of this process has port ${localPort} connected to ${peerPort}`,
+    );
   } finally {
     libc.close();
   }

@@ -173,6 +173,7 @@ async function slowAndSilent(tls?: TlsCredentials): Promise<void> {
     const slow = await connect("slow");
     shrinkReceiveBuffer(
       (slow.tcp.conn.localAddr as Deno.NetAddr).port,
+      server.port,
       RECEIVE_BUFFER_BYTES,
     );
     await connect("silent");
