@@ -105,8 +105,11 @@ export class RawClient {
   }
 
   /** Opens a WebSocket to `url`; the handshake is left to the caller. */
-  static open(url: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawClient> {
-    const socket = new WebSocket(url);
+  static open(
+    url: string,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    socket: WebSocket = new WebSocket(url),
+  ): Promise<RawClient> {
     const client = new RawClient(socket);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -127,9 +130,13 @@ export class RawClient {
   /** Opens a connection and completes a genuine handshake. */
   static async connect(
     url: string,
-    options: { pinnedSpki?: Uint8Array } = {},
+    options: { pinnedSpki?: Uint8Array; socket?: WebSocket } = {},
   ): Promise<RawClient> {
-    const client = await RawClient.open(url);
+    const client = await RawClient.open(
+      url,
+      DEFAULT_TIMEOUT_MS,
+      options.socket,
+    );
     try {
       await client.handshake(options);
     } catch (error) {
