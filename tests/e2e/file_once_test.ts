@@ -132,7 +132,10 @@ Deno.test("a group file whose sender was cut off before hearing it arrived is re
       await member.waitFor(/here already|\[Receive g-f1[^]*\[Receive g-f1/);
       assert.deepEqual(await downloads(chat, name), ["g-f1.bin"]);
       assert.equal(count(member.stdout, /\[Receive g-f1/), 1, member.stdout);
-      assert.match(member.stdout, /alice sent g-f1\.bin again, which is here/);
+      assert.match(
+        member.stdout,
+        /alice sent g-f1\.bin to group team again, which is here/,
+      );
     }
     assert.match(
       alice.stdout,
